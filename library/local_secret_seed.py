@@ -1,0 +1,116 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GPL-3.0-or-later
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: local_secret_seed
+short_description: Seed a Secrets Manager secret of the local stack with generated key material
+description:
+  - Creates or updates one secret of the local stack's "before" world (the monorepo secrets and the new stack's RPC maps).
+  - Exists because the seeded wallets must hold keys of the local anvil chains without the keys ever being task arguments
+    or registered values; M(community.aws.secretsmanager_secret) only accepts the value as an argument.
+  - Values are derived inside the module from anvil's public development mnemonic, so every restart of the stack seeds the same world.
+  - Never use against a real account; it refuses to run without O(endpoint_url).
+options:
+  name:
+    description: Secret name.
+    type: str
+    required: true
+  description:
+    description: Secret description.
+    type: str
+    default: ""
+  seed:
+    description:
+      - How to build the value. C(type) is one of C(evm_wallet) (with C(index), the anvil account index),
+        C(solana_wallet) (with C(label)), C(json) (with C(data), a dict), C(string) (with C(value)), C(binary) (with C(hex)).
+    type: dict
+    required: true
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+author:
+  - facilitator-ops
+"""
+
+EXAMPLES = r"""
+- name: Seed the monorepo testnet wallet
+  local_secret_seed:
+    name: karmacadabra-facilitator-testnet
+    region: us-east-1
+    endpoint_url: http://127.0.0.1:5000
+    seed: {type: evm_wallet, index: 2}
+"""
+
+RETURN = r"""
+arn:
+  description: ARN of the secret.
+  returned: always
+  type: str
+digest:
+  description: First 12 hex digits of the value's sha256.
+  returned: always
+  type: str
+"""
+
+try:
+    import botocore  # noqa: F401  (AnsibleAWSModule reports its absence)
+except ImportError:
+    pass
+
+from ansible.module_utils.facilitator_ops.local_seed import render
+from ansible.module_utils.facilitator_ops.secret_values import short
+from ansible.module_utils.facilitator_ops.secret_values import value_digest
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+
+def main():
+    module = AnsibleAWSModule(
+        argument_spec=dict(
+            name=dict(type="str", required=True),
+            description=dict(type="str", default=""),
+            seed=dict(type="dict", required=True),
+        ),
+        supports_check_mode=True,
+    )
+    if not module.params.get("endpoint_url"):
+        module.fail_json(msg="local_secret_seed only runs against a local endpoint_url (moto), never real AWS")
+    client = module.client("secretsmanager", retry_decorator=AWSRetry.jittered_backoff())
+    name = module.params["name"]
+    try:
+        kind, value = render(module.params["seed"])
+    except ValueError as e:
+        module.fail_json(msg=f"{name}: {e}")
+    new_digest = value_digest(string_value=value) if kind == "string" else value_digest(binary_value=value)
+    payload = {"SecretString": value} if kind == "string" else {"SecretBinary": value}
+
+    try:
+        current = client.get_secret_value(aws_retry=True, SecretId=name)
+        cur_digest = value_digest(current.get("SecretString"), current.get("SecretBinary"))
+    except is_boto3_error_code("ResourceNotFoundException"):
+        current, cur_digest = None, None
+
+    result = dict(changed=False, name=name, digest=short(new_digest))
+    if current is not None and cur_digest == new_digest:
+        result["arn"] = current["ARN"]
+        module.exit_json(**result)
+    result["changed"] = True
+    result["diff"] = dict(before={"digest": short(cur_digest)}, after={"digest": short(new_digest)})
+    if module.check_mode:
+        result["arn"] = current["ARN"] if current else None
+        module.exit_json(**result)
+    if current is None:
+        resp = client.create_secret(aws_retry=True, Name=name, Description=module.params["description"], **payload)
+    else:
+        resp = client.put_secret_value(aws_retry=True, SecretId=name, **payload)
+    result["arn"] = resp["ARN"]
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
