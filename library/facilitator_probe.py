@@ -1,0 +1,155 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GPL-3.0-or-later
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: facilitator_probe
+short_description: Check a running x402 facilitator the way an on-call engineer would
+description:
+  - Runs the post-deploy checks against any base URL (local container, new ALB, public DNS) and fails with one line
+    naming what differs.
+  - Exists because C(/health) checks nothing (a facilitator with half its networks missing is still "healthy") and
+    M(ansible.builtin.uri) can neither diff the C(/supported) network set nor run a bounded load probe.
+  - Read-only, it never changes anything, so it runs the same in check mode.
+options:
+  base_url:
+    description: Base URL of the facilitator, e.g. C(http://127.0.0.1:18081).
+    type: str
+    required: true
+  checks:
+    description: Which checks to run.
+    type: list
+    elements: str
+    choices: [health, version, branding, networks, signers, load]
+    default: [health, version, branding, networks]
+  expected_version:
+    description: Version C(/version) must report (a leading C(v) is ignored). Unset accepts any version except C(dev).
+    type: str
+  branding_text:
+    description: Text the landing page C(/) must contain.
+    type: str
+    default: Ultravioleta DAO
+  expected_networks:
+    description: v1 network names C(/supported) must list, exactly (missing and unexpected both fail).
+    type: list
+    elements: str
+    default: []
+  network_catalog:
+    description: Map of v1 name to the CAIP-2 id; when given, each expected network must also appear under its CAIP-2 id.
+    type: dict
+  expected_evm_signers:
+    description: EVM addresses that must be among C(/supported)'s signers.
+    type: list
+    elements: str
+  expected_solana_fee_payer:
+    description: Solana public key that must be the C(feePayer) of the Solana kinds.
+    type: str
+  load:
+    description:
+      - Bounded load probe, used when C(load) is in O(checks). Keys C(path) (default C(/health)), C(requests)
+        (default 200), C(concurrency) (default 10), C(max_seconds) (default 30), C(p99_max_ms) (default 2000),
+        C(error_rate_max) (default 0.01).
+    type: dict
+  timeout:
+    description: Per-request timeout in seconds.
+    type: float
+    default: 10
+  fail_on_error:
+    description: Fail the task when a check fails (otherwise report only, e.g. for a gate that decides itself).
+    type: bool
+    default: true
+author:
+  - facilitator-ops
+"""
+
+EXAMPLES = r"""
+- name: Verify the new ALB serves what production needs
+  facilitator_probe:
+    base_url: https://facilitator-new.example.internal
+    expected_version: "1.92.0"
+    expected_networks: [base, base-sepolia, avalanche]
+    checks: [health, version, branding, networks, signers, load]
+    load: {requests: 500, concurrency: 20}
+"""
+
+RETURN = r"""
+passed:
+  description: Whether every check passed.
+  returned: always
+  type: bool
+checks:
+  description: One entry per check with C(name), C(ok), C(detail) and C(data).
+  returned: always
+  type: list
+  elements: dict
+report:
+  description: One human line per check (OK/FAIL name detail).
+  returned: always
+  type: list
+  elements: str
+networks:
+  description: Live, missing and unexpected networks when the networks check ran.
+  returned: when networks ran
+  type: dict
+load:
+  description: Load statistics (requests, rps, p50/p95/p99 ms, error rate) when the load check ran.
+  returned: when load ran
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.facilitator_ops.probe import run_checks
+from ansible.module_utils.facilitator_ops.probe import summarize
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            base_url=dict(type="str", required=True),
+            checks=dict(
+                type="list",
+                elements="str",
+                default=["health", "version", "branding", "networks"],
+                choices=["health", "version", "branding", "networks", "signers", "load"],
+            ),
+            expected_version=dict(type="str"),
+            branding_text=dict(type="str", default="Ultravioleta DAO"),
+            expected_networks=dict(type="list", elements="str", default=[]),
+            network_catalog=dict(type="dict"),
+            expected_evm_signers=dict(type="list", elements="str"),
+            expected_solana_fee_payer=dict(type="str"),
+            load=dict(type="dict"),
+            timeout=dict(type="float", default=10.0),
+            fail_on_error=dict(type="bool", default=True),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    results = run_checks(
+        p["base_url"],
+        set(p["checks"]),
+        expected_version=p["expected_version"],
+        branding_text=p["branding_text"],
+        expected_networks=p["expected_networks"],
+        network_catalog=p["network_catalog"],
+        expected_evm_signers=p["expected_evm_signers"],
+        expected_fee_payer=p["expected_solana_fee_payer"],
+        load=p["load"] if "load" in p["checks"] else None,
+        timeout=p["timeout"],
+    )
+    msg, report, checks = summarize(p["base_url"], results)
+    out = dict(changed=False, passed=all(c.ok for c in results), checks=checks, report=report, msg=msg)
+    for c in results:
+        if c.name == "networks":
+            out["networks"] = c.data
+        elif c.name == "load":
+            out["load"] = c.data
+    if not out["passed"] and p["fail_on_error"]:
+        module.fail_json(**out)
+    module.exit_json(**out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,287 @@
+# -*- coding: utf-8 -*-
+"""Secrets Manager logic shared by secret_copy and secret_json_key.
+
+Values are read and written only inside the module process. Everything this
+file returns to a caller that could reach Ansible's output is a digest (12 hex),
+a key name, a public address, an ARN or a version id: never a value, and never
+an exception text that could quote one (JSON parse errors are reduced to
+"not a JSON object").
+
+The pure planning functions (plan_copy, plan_key, verify_document,
+preserved_keys) take SecretValue objects and are unit-tested without network;
+SecretStore wraps a boto3 client (with or without the AnsibleAWSModule retry
+wrapper) so the read/write paths can be tested with botocore's Stubber.
+"""
+from __future__ import annotations
+
+import json
+
+from ansible.module_utils.facilitator_ops.secret_values import key_digests
+from ansible.module_utils.facilitator_ops.secret_values import short
+from ansible.module_utils.facilitator_ops.secret_values import value_digest
+from ansible.module_utils.facilitator_ops.secret_values import wallet_address_matches
+
+WALLET_KEYS = ("private_key", "address")
+
+
+class SecretError(Exception):
+    """A refusal or failure whose message is safe to print (names, never values)."""
+
+
+class SecretPendingDeletion(SecretError):
+    pass
+
+
+class SecretValue:
+    """One secret value, string or binary, held only in memory."""
+
+    __slots__ = ("kind", "data")
+
+    def __init__(self, kind, data):
+        if kind not in ("string", "binary"):
+            raise ValueError("kind must be string or binary")
+        self.kind = kind
+        self.data = data
+
+    @classmethod
+    def from_response(cls, resp):
+        if resp.get("SecretString") is not None:
+            return cls("string", resp["SecretString"])
+        if resp.get("SecretBinary") is not None:
+            return cls("binary", resp["SecretBinary"])
+        return None
+
+    @property
+    def digest(self):
+        if self.kind == "binary":
+            return value_digest(binary_value=self.data)
+        return value_digest(string_value=self.data)
+
+    @property
+    def short(self):
+        return short(self.digest)
+
+    def payload(self):
+        return {"SecretString": self.data} if self.kind == "string" else {"SecretBinary": self.data}
+
+    def json_object(self):
+        """The value parsed as a JSON object, or None (binary, not JSON, not an object)."""
+        if self.kind != "string":
+            return None
+        try:
+            doc = json.loads(self.data)
+        except (TypeError, ValueError):
+            return None
+        return doc if isinstance(doc, dict) else None
+
+    def __repr__(self):  # never the value, even in a traceback
+        return f"SecretValue({self.kind}, sha256:{self.short})"
+
+    __str__ = __repr__
+
+
+def key_value_digest(value):
+    """Digest of one key's value inside a JSON secret, comparable with the
+    digest of a whole string secret holding the same text."""
+    if isinstance(value, str):
+        return value_digest(string_value=value)
+    return value_digest(string_value=json.dumps(value, sort_keys=True))
+
+
+def value_from(arn, key=None):
+    """ECS `valueFrom` for a whole secret (key None) or one JSON key."""
+    return arn if not key else f"{arn}:{key}::"
+
+
+# --------------------------------------------------------------------------
+# Planning (pure)
+# --------------------------------------------------------------------------
+def plan_copy(source, destination, overwrite):
+    """Whole-value copy. Returns (action, value_to_write).
+
+    action: create | equal | add_version. Raises SecretError when the
+    destination differs and overwrite is off."""
+    if destination is None:
+        return "create", source
+    if destination.digest == source.digest:
+        return "equal", None
+    if not overwrite:
+        raise SecretError(
+            "destination exists with a different value "
+            f"(destination sha256:{destination.short}, source sha256:{source.short}) and overwrite is off"
+        )
+    return "add_version", source
+
+
+def source_text(source, source_key=None):
+    """The text a key-mode copy inserts: the whole string secret, or one key of a JSON source."""
+    if source.kind != "string":
+        raise SecretError("a binary source cannot be written into a JSON key")
+    if not source_key:
+        return source.data
+    doc = source.json_object()
+    if doc is None:
+        raise SecretError(f"source is not a JSON object, cannot read key '{source_key}'")
+    if source_key not in doc:
+        raise SecretError(f"source has no key '{source_key}' (keys: {', '.join(sorted(doc))})")
+    value = doc[source_key]
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+def plan_key(new_text, destination, key, overwrite, create_missing, delete=False):
+    """Read-modify-write of one key of a JSON object secret.
+
+    Returns (action, new SecretValue or None, before_doc or None).
+    action: create | insert_key | update_key | remove_key | equal."""
+    if destination is None:
+        if delete:
+            return "equal", None, None
+        if not create_missing:
+            raise SecretError("destination secret does not exist (a key is only written into an existing JSON secret)")
+        return "create", SecretValue("string", json.dumps({key: new_text})), None
+    doc = destination.json_object()
+    if doc is None:
+        raise SecretError(
+            "destination is not a JSON object (binary or plain string): refusing to turn it into one"
+        )
+    if delete:
+        if key not in doc:
+            return "equal", None, doc
+        after = {k: v for k, v in doc.items() if k != key}
+        return "remove_key", SecretValue("string", json.dumps(after)), doc
+    if key in doc:
+        if key_value_digest(doc[key]) == value_digest(string_value=new_text):
+            return "equal", None, doc
+        if not overwrite:
+            raise SecretError(
+                f"key '{key}' exists with a different value "
+                f"(sha256:{short(key_value_digest(doc[key]))}, new sha256:{short(value_digest(string_value=new_text))}) "
+                "and overwrite is off"
+            )
+        action = "update_key"
+    else:
+        action = "insert_key"
+    after = dict(doc)
+    after[key] = new_text
+    return action, SecretValue("string", json.dumps(after)), doc
+
+
+def preserved_keys(before_doc, after_doc, changed_key):
+    """Proof that a read-modify-write kept every other key: returns
+    (preserved, damaged) key-name lists. damaged lists keys that vanished
+    or whose value digest changed."""
+    if not before_doc:
+        return [], []
+    before = key_digests({k: v for k, v in before_doc.items() if k != changed_key})
+    after = key_digests({k: v for k, v in (after_doc or {}).items() if k != changed_key})
+    preserved = sorted(k for k in before if after.get(k) == before[k])
+    damaged = sorted(k for k in before if after.get(k) != before[k])
+    return preserved, damaged
+
+
+def verify_document(value, required_keys=(), wallet=False):
+    """Check what the facilitator needs of a secret. Returns (problems, facts)
+    where facts carries only key names, the wallet kind and its public address."""
+    problems, facts = [], {}
+    if value is None:
+        return ["secret is missing"], facts
+    facts["kind"] = value.kind
+    if not required_keys and not wallet:
+        return problems, facts
+    doc = value.json_object()
+    if doc is None:
+        return ["value is not a JSON object"], facts
+    facts["keys"] = sorted(doc)
+    needed = list(required_keys) + (list(WALLET_KEYS) if wallet else [])
+    missing = sorted({k for k in needed if k not in doc or doc[k] in (None, "")})
+    if missing:
+        problems.append(f"missing key(s): {', '.join(missing)}")
+    if wallet and not missing:
+        ok, kind = wallet_address_matches(doc)
+        facts["wallet_kind"] = kind
+        if isinstance(doc.get("address"), str):
+            facts["address"] = doc["address"]
+        if not ok:
+            problems.append(f"address does not belong to the private_key beside it ({kind or 'unknown'} wallet)")
+    return problems, facts
+
+
+# --------------------------------------------------------------------------
+# AWS access
+# --------------------------------------------------------------------------
+def _error_code(exc):
+    return getattr(exc, "response", {}).get("Error", {}).get("Code")
+
+
+class SecretStore:
+    """Thin wrapper around one region's Secrets Manager client."""
+
+    def __init__(self, client, retry=True):
+        self.client = client
+        self.retry = retry
+
+    def _call(self, method, **kwargs):
+        if self.retry:
+            kwargs["aws_retry"] = True
+        return getattr(self.client, method)(**kwargs)
+
+    def describe(self, name):
+        try:
+            return self._call("describe_secret", SecretId=name)
+        except Exception as e:  # botocore ClientError
+            if _error_code(e) == "ResourceNotFoundException":
+                return None
+            raise
+
+    def read(self, name):
+        """(SecretValue, response metadata) or (None, None) when missing.
+        Raises SecretPendingDeletion for a secret scheduled for deletion."""
+        try:
+            resp = self._call("get_secret_value", SecretId=name)
+        except Exception as e:
+            code = _error_code(e)
+            if code == "ResourceNotFoundException":
+                return None, None
+            if code == "InvalidRequestException":
+                meta = self.describe(name)
+                if meta and meta.get("DeletedDate"):
+                    raise SecretPendingDeletion(f"secret is scheduled for deletion on {meta['DeletedDate']}") from None
+            raise
+        meta = {"ARN": resp.get("ARN"), "Name": resp.get("Name"), "VersionId": resp.get("VersionId")}
+        return SecretValue.from_response(resp), meta
+
+    def create(self, name, value, description=None, kms_key_id=None, tags=None):
+        kwargs = dict(Name=name, **value.payload())
+        if description:
+            kwargs["Description"] = description
+        if kms_key_id:
+            kwargs["KmsKeyId"] = kms_key_id
+        if tags:
+            kwargs["Tags"] = [{"Key": k, "Value": str(v)} for k, v in sorted(tags.items())]
+        return self._call("create_secret", **kwargs)
+
+    def put(self, name, value):
+        return self._call("put_secret_value", SecretId=name, **value.payload())
+
+    def update_description(self, name, description):
+        return self._call("update_secret", SecretId=name, Description=description)
+
+    def add_tags(self, name, tags):
+        return self._call("tag_resource", SecretId=name, Tags=[{"Key": k, "Value": str(v)} for k, v in sorted(tags.items())])
+
+    def schedule_deletion(self, name, recovery_window_days):
+        return self._call("delete_secret", SecretId=name, RecoveryWindowInDays=int(recovery_window_days))
+
+
+def metadata_changes(meta, description, tags):
+    """What description/tag updates an existing secret needs (no removals)."""
+    changes = {}
+    if meta is None:
+        return changes
+    if description and meta.get("Description", "") != description:
+        changes["description"] = description
+    current = {t["Key"]: t.get("Value", "") for t in meta.get("Tags") or []}
+    missing = {k: str(v) for k, v in (tags or {}).items() if current.get(k) != str(v)}
+    if missing:
+        changes["tags"] = missing
+    return changes
