@@ -39,7 +39,8 @@ def resolve_secrets(secrets, get_secret_value):
     cache = {}
     out = {}
     for item in secrets or []:
-        name, value_from = item.get("name"), item.get("valueFrom")
+        # describe-task-definition says valueFrom; the *_info modules snake-case it.
+        name, value_from = item.get("name"), item.get("valueFrom") or item.get("value_from")
         if not name or not value_from:
             raise ResolveError(f"secret entry without name or valueFrom: {sorted(item)}")
         ref = parse_value_from(value_from)

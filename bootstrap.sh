@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs everything the project needs on a fresh Debian/Python 3.11 machine:
+# Debian packages (Docker engine, debootstrap, OCI registry, wrk), the pinned
+# Python environment in .venv (Ansible + bundled collections, moto, x402 SDK,
+# Molecule, test tools), and the chain tooling (anvil, solc-js) from npm.
+# Idempotent: a second run installs nothing new.
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+VENV="${FACILITATOR_OPS_VENV:-$REPO/.venv}"
+cd "$REPO"
+log() { printf '[bootstrap] %s\n' "$*" >&2; }
+
+need=()
+command -v dockerd >/dev/null || need+=(docker.io)
+command -v debootstrap >/dev/null || need+=(debootstrap)
+command -v docker-registry >/dev/null || [[ -x /usr/bin/docker-registry ]] || need+=(docker-registry)
+command -v wrk >/dev/null || need+=(wrk)
+command -v curl >/dev/null || need+=(curl)
+if ((${#need[@]})); then
+  log "apt: ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+if [[ ! -x $VENV/bin/python ]]; then
+  log "creating $VENV"
+  python3 -m venv "$VENV"
+fi
+stamp="$VENV/.requirements.sha256"
+want=$(cat requirements.txt facilitator/app/pyproject.toml | sha256sum | cut -d' ' -f1)
+if [[ ! -f $stamp || $(<"$stamp") != "$want" ]]; then
+  log "pip: requirements.txt"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r requirements.txt
+  "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -e facilitator/app
+  echo "$want" >"$stamp"
+fi
+
+log "npm: anvil + solc-js"
+stack/chain/chains.sh install >/dev/null
+log "done"

@@ -1,0 +1,221 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GPL-3.0-or-later
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: secret_copy
+short_description: Copy a Secrets Manager secret across regions without the value leaving the module
+description:
+  - Reads the source secret (another region, optionally another profile or assumed role) and writes it to the
+    destination secret in O(region), comparing the two by sha256 digest inside the module. An equal destination is
+    left alone (no new version); a different one gets a new version only with O(overwrite=true), otherwise the
+    module fails naming the secret (never its value).
+  - With O(destination_key) the source value (a plain string, or O(source_key) of a JSON source) is written into one
+    key of an existing JSON object secret by read-modify-write; the module then proves, by per-key digests, that
+    every other key survived.
+  - After writing it reads the destination back and verifies the digest, the O(required_keys), and with O(wallet)
+    that C(address) belongs to the C(private_key) beside it (EVM or Solana).
+  - Returns the destination ARN (with its random suffix), the ECS C(valueFrom) strings and digests; never a value.
+  - O(mode=verify) only checks that the destination is already an exact copy; O(mode=retire_source) does the same
+    and then schedules deletion of the source with a recovery window. Both refuse when a copy would still be needed.
+  - Exists because M(community.aws.secretsmanager_secret) and M(amazon.aws.secretsmanager_secret) only take the
+    value as a task argument (so it passes through Ansible's variables and output), cannot copy across regions,
+    cannot change one key of a JSON secret and cannot prove the other keys survived.
+options:
+  name:
+    description: Destination secret name (in O(region)).
+    type: str
+    required: true
+  source_name:
+    description: Source secret name or ARN.
+    type: str
+    required: true
+  source_region:
+    description: Region of the source secret.
+    type: str
+    required: true
+  source_profile:
+    description: AWS profile for the source (default the module's credentials).
+    type: str
+  source_role_arn:
+    description: Role to assume (with the module's or O(source_profile) credentials) to read the source.
+    type: str
+  source_key:
+    description: With O(destination_key), read this key of a JSON source instead of the whole string.
+    type: str
+  destination_key:
+    description: Write the value into this key of the destination JSON object secret (read-modify-write).
+    type: str
+  overwrite:
+    description: Allow a new version when the destination (or its key) holds a different value.
+    type: bool
+    default: false
+  create_missing:
+    description:
+      - Create the destination when it does not exist. Defaults to true for whole copies and false for a key
+        insert (a key is normally written into an existing JSON map).
+    type: bool
+  description:
+    description: Destination description (set on create, updated when different).
+    type: str
+  tags:
+    description: Tags for the destination (added or updated, never removed).
+    type: dict
+  kms_key_id:
+    description: KMS key for a created destination.
+    type: str
+  required_keys:
+    description: JSON keys the destination must hold after the copy.
+    type: list
+    elements: str
+    default: []
+  wallet:
+    description: The value is a C({"private_key", "address"}) wallet; verify the address belongs to the key.
+    type: bool
+    default: false
+  value_from_keys:
+    description:
+      - Keys to build C(valueFrom) strings for. Default C(private_key) for wallets, O(destination_key) for a key
+        insert, else O(required_keys).
+    type: list
+    elements: str
+    default: []
+  mode:
+    description:
+      - C(copy) copies; C(verify) only checks the destination is an exact, valid copy;
+        C(retire_source) verifies then schedules deletion of the source.
+    type: str
+    choices: [copy, verify, retire_source]
+    default: copy
+  recovery_window_days:
+    description: Recovery window for O(mode=retire_source).
+    type: int
+    default: 30
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+author:
+  - facilitator-ops
+"""
+
+EXAMPLES = r"""
+- name: Copy the monorepo mainnet wallet to the standalone stack
+  secret_copy:
+    source_name: karmacadabra-facilitator-mainnet
+    source_region: us-east-1
+    name: facilitator-evm-mainnet-private-key
+    region: us-east-2
+    wallet: true
+
+- name: Put the QuickNode URL into the RPC map's base key
+  secret_copy:
+    source_name: karmacadabra-quicknode-base-rpc
+    source_region: us-east-1
+    name: facilitator-rpc-mainnet
+    destination_key: base
+    region: us-east-2
+"""
+
+RETURN = r"""
+action:
+  description: create, add_version, insert_key, update_key, equal or source_retired.
+  returned: always
+  type: str
+arn:
+  description: Destination ARN (with its random suffix); null in check mode for a destination still to create.
+  returned: always
+  type: str
+value_from:
+  description: ECS C(valueFrom) per key, C(<arn>:<key>::).
+  returned: always
+  type: dict
+value_from_whole:
+  description: C(valueFrom) for the whole secret (the ARN).
+  returned: always
+  type: str
+digest:
+  description: First 12 hex digits of the destination value's sha256 after the run.
+  returned: when verified
+  type: str
+source:
+  description: Source name, region, ARN, short digest, kind, whether it is scheduled for deletion.
+  returned: always
+  type: dict
+preserved_keys:
+  description: For a key insert, the other keys whose value digests are unchanged after the write.
+  returned: when a key was written into an existing JSON secret
+  type: list
+keys:
+  description: Key names of the destination JSON (never values).
+  returned: when verified and JSON
+  type: list
+address:
+  description: Public address of a wallet secret.
+  returned: when wallet
+  type: str
+plan:
+  description: One line saying what was (or would be) done.
+  returned: always
+  type: str
+"""
+
+try:
+    import botocore  # noqa: F401  (AnsibleAWSModule reports its absence)
+except ImportError:
+    pass
+
+from ansible.module_utils.facilitator_ops.secrets_clients import secretsmanager_client
+from ansible.module_utils.facilitator_ops.secrets_copy import run_copy
+from ansible.module_utils.facilitator_ops.secrets_core import SecretError
+from ansible.module_utils.facilitator_ops.secrets_core import SecretStore
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+
+def main():
+    module = AnsibleAWSModule(
+        argument_spec=dict(
+            name=dict(type="str", required=True),
+            source_name=dict(type="str", required=True),
+            source_region=dict(type="str", required=True),
+            source_profile=dict(type="str"),
+            source_role_arn=dict(type="str"),
+            source_key=dict(type="str", no_log=False),
+            destination_key=dict(type="str", no_log=False),
+            overwrite=dict(type="bool", default=False),
+            create_missing=dict(type="bool"),
+            description=dict(type="str"),
+            tags=dict(type="dict"),
+            kms_key_id=dict(type="str", no_log=False),
+            required_keys=dict(type="list", elements="str", default=[], no_log=False),
+            wallet=dict(type="bool", default=False),
+            value_from_keys=dict(type="list", elements="str", default=[], no_log=False),
+            mode=dict(type="str", default="copy", choices=["copy", "verify", "retire_source"]),
+            recovery_window_days=dict(type="int", default=30),
+        ),
+        supports_check_mode=True,
+    )
+    params = dict(module.params)
+    params["region"] = module.region
+    label = f"{params.get('region')}/{params['name']}"
+    try:
+        src = SecretStore(
+            secretsmanager_client(module, params["source_region"], params.get("source_profile"), params.get("source_role_arn"))
+        )
+        dst = SecretStore(module.client("secretsmanager", retry_decorator=AWSRetry.jittered_backoff()))
+        result = run_copy(params, src, dst, check_mode=module.check_mode)
+    except SecretError as e:
+        msg = str(e)
+        module.fail_json(msg=msg if msg.startswith(label) else f"{label}: {msg}", name=params["name"])
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+        module.fail_json_aws(e, msg=f"{label}: AWS call failed")
+    for warning in result.pop("warnings", []):
+        module.warn(warning)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

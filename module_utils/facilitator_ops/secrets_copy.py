@@ -1,0 +1,270 @@
+# -*- coding: utf-8 -*-
+"""The secret_copy module's logic: copy one secret (or one value into a key of
+a JSON secret) across regions, compare by digest, verify, report ARNs.
+
+run_copy() takes two SecretStore objects and the module's parameters and
+returns the module result; it raises SecretError with a printable message
+(secret names, digests, key names; never a value).
+"""
+from __future__ import annotations
+
+from ansible.module_utils.facilitator_ops.secret_values import short
+from ansible.module_utils.facilitator_ops.secret_values import value_digest
+from ansible.module_utils.facilitator_ops.secrets_core import SecretError
+from ansible.module_utils.facilitator_ops.secrets_core import SecretPendingDeletion
+from ansible.module_utils.facilitator_ops.secrets_core import key_value_digest
+from ansible.module_utils.facilitator_ops.secrets_core import metadata_changes
+from ansible.module_utils.facilitator_ops.secrets_core import plan_copy
+from ansible.module_utils.facilitator_ops.secrets_core import plan_key
+from ansible.module_utils.facilitator_ops.secrets_core import preserved_keys
+from ansible.module_utils.facilitator_ops.secrets_core import source_text
+from ansible.module_utils.facilitator_ops.secrets_core import value_from
+from ansible.module_utils.facilitator_ops.secrets_core import verify_document
+
+MODES = ("copy", "verify", "retire_source")
+WOULD = {
+    "create": "would create",
+    "add_version": "would add a version",
+    "insert_key": "would insert key",
+    "update_key": "would update key",
+    "equal": "equal",
+}
+
+
+def check_params(p):
+    """Input validation that needs no AWS call. Returns a list of problems."""
+    problems = []
+    if not p.get("source_name"):
+        problems.append("source_name is empty")
+    if not p.get("name"):
+        problems.append("name (destination) is empty")
+    if not p.get("source_region"):
+        problems.append("source_region is missing")
+    if not p.get("region"):
+        problems.append("destination region is missing")
+    if (
+        p.get("source_name")
+        and p.get("source_name") == p.get("name")
+        and p.get("source_region") == p.get("region")
+        and not p.get("destination_key")
+    ):
+        problems.append("source and destination are the same secret")
+    if p.get("wallet") and p.get("destination_key"):
+        problems.append("wallet verification applies to whole-secret copies, not to a key insert")
+    if p.get("mode", "copy") not in MODES:
+        problems.append(f"mode must be one of {', '.join(MODES)}")
+    window = p.get("recovery_window_days")
+    if window is not None and not 7 <= int(window) <= 30:
+        problems.append("recovery_window_days must be between 7 and 30")
+    return problems
+
+
+def _value_from_keys(p):
+    if p.get("value_from_keys"):
+        return list(p["value_from_keys"])
+    if p.get("destination_key"):
+        return [p["destination_key"]]
+    if p.get("wallet"):
+        return ["private_key"]
+    return list(p.get("required_keys") or [])
+
+
+def _required(p):
+    keys = list(p.get("required_keys") or [])
+    if p.get("destination_key") and p["destination_key"] not in keys:
+        keys.append(p["destination_key"])
+    return keys
+
+
+def run_copy(p, src, dst, check_mode=False):
+    """p: module params. src/dst: SecretStore for the source / destination region."""
+    problems = check_params(p)
+    if problems:
+        raise SecretError("; ".join(problems))
+    mode = p.get("mode") or "copy"
+    name, key = p["name"], p.get("destination_key")
+    src_label = f"{p['source_region']}/{p['source_name']}"
+    dst_label = f"{p['region']}/{name}" + (f"[{key}]" if key else "")
+    result = dict(changed=False, name=name, region=p["region"], destination_key=key, mode=mode)
+
+    # ---- source ---------------------------------------------------------
+    src_meta_full = src.describe(p["source_name"])
+    retired = bool(src_meta_full and src_meta_full.get("DeletedDate"))
+    source, src_meta = (None, None)
+    if not retired:
+        try:
+            source, src_meta = src.read(p["source_name"])
+        except SecretPendingDeletion:
+            retired = True
+    if source is None and not retired:
+        raise SecretError(f"source secret {src_label} not found")
+    result["source"] = dict(
+        name=p["source_name"],
+        region=p["source_region"],
+        arn=(src_meta or src_meta_full or {}).get("ARN"),
+        exists=True,
+        scheduled_for_deletion=retired,
+        deletion_date=str(src_meta_full.get("DeletedDate")) if retired else None,
+    )
+
+    if source is not None:
+        if key:
+            new_text = source_text(source, p.get("source_key"))
+            src_digest = value_digest(string_value=new_text)
+        else:
+            if p.get("source_key"):
+                raise SecretError("source_key needs destination_key (a whole copy copies the whole value)")
+            src_digest = source.digest
+            src_problems, _ = verify_document(source, p.get("required_keys") or (), p.get("wallet"))
+            if src_problems:
+                raise SecretError(f"source {src_label}: {'; '.join(src_problems)}: refusing to copy it")
+        result["source"]["digest"] = short(src_digest)
+        result["source"]["kind"] = source.kind
+
+    # ---- destination ------------------------------------------------------
+    dest_meta = dst.describe(name)
+    if dest_meta and dest_meta.get("DeletedDate"):
+        raise SecretError(
+            f"destination {p['region']}/{name} is scheduled for deletion: restore it "
+            "(aws secretsmanager restore-secret) or pick another name"
+        )
+    dest, dest_read = dst.read(name) if dest_meta else (None, None)
+    result["destination_existed"] = dest is not None
+    before_digest = dest.digest if dest is not None else None
+
+    if retired:
+        # The source was retired by an earlier run: nothing left to copy, the
+        # destination must stand on its own.
+        if dest is None:
+            raise SecretError(f"source {src_label} is scheduled for deletion and destination {dst_label} does not exist")
+        action, new_value, before_doc = "source_retired", None, dest.json_object()
+        result["warnings"] = [
+            f"source {src_label} is scheduled for deletion: the destination can no longer be compared with it"
+        ]
+    elif key:
+        action, new_value, before_doc = plan_key(
+            new_text, dest, key, p.get("overwrite"), p.get("create_missing"), delete=False
+        )
+    else:
+        create_missing = p.get("create_missing")
+        if dest is None and create_missing is False:
+            raise SecretError(f"destination {dst_label} does not exist and create_missing is off")
+        action, new_value = plan_copy(source, dest, p.get("overwrite"))
+        before_doc = dest.json_object() if dest is not None else None
+        if action != "create" and before_digest == src_digest:
+            action = "equal"
+    result["action"] = action
+
+    meta_changes = metadata_changes(dest_meta, p.get("description"), p.get("tags")) if dest is not None else {}
+    if dest_meta and p.get("kms_key_id") and dest_meta.get("KmsKeyId") not in (None, p["kms_key_id"]):
+        result.setdefault("warnings", []).append(
+            f"destination {dst_label} uses another KMS key than kms_key_id (not changed: KMS key changes are manual)"
+        )
+
+    after_value = new_value if new_value is not None else dest
+    result["diff"] = dict(
+        before=dict(
+            secret=dst_label,
+            exists=dest is not None,
+            digest=short(before_digest),
+            keys=sorted(before_doc) if before_doc is not None else None,
+        ),
+        after=dict(
+            secret=dst_label,
+            exists=True,
+            digest=after_value.short if after_value is not None else None,
+            keys=sorted(after_value.json_object() or {}) if after_value is not None and after_value.json_object() is not None else None,
+        ),
+    )
+    if meta_changes:
+        result["diff"]["after"]["metadata"] = sorted(meta_changes)
+    result["plan"] = f"{dst_label}: {WOULD.get(action, action)}" + (
+        f" (+{', '.join(sorted(meta_changes))})" if meta_changes else ""
+    )
+
+    # ---- modes that never write the destination ------------------------------
+    if mode in ("verify", "retire_source"):
+        if action not in ("equal", "source_retired"):
+            raise SecretError(
+                f"{dst_label} is not migrated yet ({WOULD.get(action, action)}): run the copy first, "
+                "retirement is refused in the same run as a copy"
+            )
+        _verify_destination(p, dest, src_digest if source is not None else None, key, result, before_doc=None)
+        result["arn"] = dest_read["ARN"]
+        _finish(p, result)
+        if mode == "retire_source" and not retired:
+            result["changed"] = True
+            result["source"]["scheduled_for_deletion"] = True
+            result["plan"] = (
+                f"{src_label}: {'would schedule' if check_mode else 'scheduled'} deletion "
+                f"(recovery window {p.get('recovery_window_days') or 30} days)"
+            )
+            if not check_mode:
+                resp = src.schedule_deletion(p["source_name"], p.get("recovery_window_days") or 30)
+                result["source"]["deletion_date"] = str(resp.get("DeletionDate"))
+        return result
+
+    # ---- copy ---------------------------------------------------------------
+    result["changed"] = action not in ("equal", "source_retired") or bool(meta_changes)
+    if check_mode or not result["changed"]:
+        if dest is not None:
+            result["arn"] = dest_read["ARN"]
+            if not result["changed"]:
+                _verify_destination(p, dest, src_digest if source is not None else None, key, result, before_doc=None)
+        else:
+            result["arn"] = None
+        _finish(p, result)
+        return result
+
+    if action == "create":
+        resp = dst.create(name, new_value, p.get("description"), p.get("kms_key_id"), p.get("tags"))
+        result["version_id"] = resp.get("VersionId")
+    elif new_value is not None:
+        resp = dst.put(name, new_value)
+        result["version_id"] = resp.get("VersionId")
+    if meta_changes.get("description"):
+        dst.update_description(name, meta_changes["description"])
+    if meta_changes.get("tags"):
+        dst.add_tags(name, meta_changes["tags"])
+
+    written, written_meta = dst.read(name)
+    result["arn"] = written_meta["ARN"]
+    _verify_destination(p, written, src_digest, key, result, before_doc=before_doc)
+    _finish(p, result)
+    return result
+
+
+def _verify_destination(p, dest, src_digest, key, result, before_doc):
+    """Read-back checks; raises SecretError naming what failed."""
+    label = f"{p['region']}/{p['name']}" + (f"[{key}]" if key else "")
+    rollback = " (the previous value is the AWSPREVIOUS version)" if result.get("destination_existed") else ""
+    if dest is None:
+        raise SecretError(f"{label}: destination missing after write")
+    if src_digest is not None:
+        if key:
+            doc = dest.json_object() or {}
+            if key not in doc or key_value_digest(doc[key]) != src_digest:
+                raise SecretError(f"{label}: key value digest differs from the source after write{rollback}")
+        elif dest.digest != src_digest:
+            raise SecretError(f"{label}: digest differs from the source after write{rollback}")
+    if key and before_doc is not None:
+        kept, damaged = preserved_keys(before_doc, dest.json_object(), key)
+        if damaged:
+            raise SecretError(f"{label}: other keys changed or vanished: {', '.join(damaged)}{rollback}")
+        result["preserved_keys"] = kept
+    problems, facts = verify_document(dest, _required(p), bool(p.get("wallet")) and not key)
+    if problems:
+        raise SecretError(f"{label}: {'; '.join(problems)}{rollback}")
+    result["digest"] = dest.short
+    result["keys"] = facts.get("keys")
+    if facts.get("address"):
+        result["address"] = facts["address"]
+        result["wallet_kind"] = facts.get("wallet_kind")
+    result["verified"] = True
+
+
+def _finish(p, result):
+    arn = result.get("arn")
+    keys = _value_from_keys(p)
+    result["value_from"] = {k: value_from(arn, k) for k in keys} if arn else {}
+    result["value_from_whole"] = arn

@@ -1,0 +1,110 @@
+# -*- coding: utf-8 -*-
+"""Validation and normalisation of the secrets-migration mapping (inventory
+`secrets_migration_secrets`). Pure logic: no AWS call, no value.
+
+Every problem is collected so the operator sees them all at once, in one line.
+"""
+from __future__ import annotations
+
+import re
+
+ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@:-]{1,2048}$")
+REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+TYPES = ("wallet", "json", "string", "binary")
+ALLOWED = {
+    "source", "source_region", "source_profile", "source_role_arn", "source_key",
+    "destination", "destination_region", "destination_key",
+    "description", "tags", "kms_key_id", "type", "required_keys",
+    "overwrite", "create_missing", "env",
+}
+
+
+def normalise(entries, default_source_region=None, default_region=None, default_tags=None,
+              default_overwrite=False):
+    """Returns (normalised entries, problems)."""
+    problems, out, seen = [], [], {}
+    if not isinstance(entries, list) or not entries:
+        return [], ["the mapping must be a non-empty list of {source, destination, ...} items"]
+    for i, raw in enumerate(entries):
+        where = f"item {i + 1}"
+        if not isinstance(raw, dict):
+            problems.append(f"{where}: not a mapping")
+            continue
+        where = f"item {i + 1} ({raw.get('source', '?')} -> {raw.get('destination', '?')})"
+        unknown = sorted(set(raw) - ALLOWED)
+        if unknown:
+            problems.append(f"{where}: unknown field(s) {', '.join(unknown)}")
+        e = dict(raw)
+        for field in ("source", "destination"):
+            v = e.get(field)
+            if not isinstance(v, str) or not v.strip():
+                problems.append(f"{where}: {field} is missing")
+            elif not SECRET_NAME.match(v):
+                problems.append(f"{where}: {field} is not a valid secret name")
+        e["source_region"] = e.get("source_region") or default_source_region
+        e["destination_region"] = e.get("destination_region") or default_region
+        for field in ("source_region", "destination_region"):
+            v = e.get(field)
+            if not v:
+                problems.append(f"{where}: {field} is missing")
+            elif not isinstance(v, str) or not REGION.match(v):
+                problems.append(f"{where}: {field} is not a region name")
+        kind = e.get("type") or ("string" if e.get("destination_key") else "json")
+        if kind not in TYPES:
+            problems.append(f"{where}: type must be one of {', '.join(TYPES)}")
+        e["type"] = kind
+        e["wallet"] = kind == "wallet"
+        if e["wallet"] and e.get("destination_key"):
+            problems.append(f"{where}: a wallet is copied whole, not into a key")
+        if kind == "binary" and (e.get("destination_key") or e.get("required_keys")):
+            problems.append(f"{where}: a binary secret has no JSON keys")
+        if e.get("source_key") and not e.get("destination_key"):
+            problems.append(f"{where}: source_key needs destination_key")
+        req = e.get("required_keys") or []
+        if not isinstance(req, list) or not all(isinstance(k, str) and k for k in req):
+            problems.append(f"{where}: required_keys must be a list of key names")
+            req = []
+        e["required_keys"] = list(req)
+        if (
+            e.get("source") and e.get("source") == e.get("destination")
+            and e["source_region"] == e["destination_region"] and not e.get("destination_key")
+        ):
+            problems.append(f"{where}: source and destination are the same secret")
+        tags = dict(default_tags or {})
+        if e.get("tags") is not None and not isinstance(e.get("tags"), dict):
+            problems.append(f"{where}: tags must be a mapping")
+        else:
+            tags.update(e.get("tags") or {})
+        e["tags"] = {str(k): str(v) for k, v in tags.items()}
+        for flag in ("overwrite", "create_missing"):
+            if e.get(flag) is not None and not isinstance(e.get(flag), bool):
+                problems.append(f"{where}: {flag} must be true or false")
+        e["overwrite"] = bool(e.get("overwrite", default_overwrite))
+        if e.get("create_missing") is None:
+            e["create_missing"] = not e.get("destination_key")
+        env = e.get("env") or {}
+        if not isinstance(env, dict):
+            problems.append(f"{where}: env must map ENV_NAME to a JSON key (or null for the whole secret)")
+            env = {}
+        for name, key in env.items():
+            if not isinstance(name, str) or not ENV_NAME.match(name):
+                problems.append(f"{where}: env name {name!r} is not an environment variable name")
+            if key is not None and not isinstance(key, str):
+                problems.append(f"{where}: env {name} must name a JSON key or be null")
+        e["env"] = env
+        target = (e["destination_region"], e.get("destination"), e.get("destination_key"))
+        if target in seen:
+            problems.append(f"{where}: same destination as item {seen[target]}")
+        else:
+            seen[target] = i + 1
+        for opt in ("source_profile", "source_role_arn", "source_key", "destination_key", "description", "kms_key_id"):
+            e.setdefault(opt, None)
+        out.append(e)
+    env_seen = {}
+    for e in out:
+        for name in e["env"]:
+            if name in env_seen:
+                problems.append(f"env {name} is set by both {env_seen[name]} and {e.get('destination')}")
+            env_seen[name] = e.get("destination")
+    return out, problems
