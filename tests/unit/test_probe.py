@@ -1,0 +1,128 @@
+"""facilitator_probe logic, without network (load probe against an in-process server)."""
+import http.server
+import json
+import threading
+
+import pytest
+
+from ansible.module_utils.facilitator_ops import probe
+
+SUPPORTED = {
+    "kinds": [
+        {"x402Version": 1, "scheme": "exact", "network": "base-sepolia"},
+        {"x402Version": 2, "scheme": "exact", "network": "eip155:84532"},
+        {"x402Version": 1, "scheme": "exact", "network": "solana-devnet", "extra": {"feePayer": "FeePayer1"}},
+        {"x402Version": 2, "scheme": "exact", "network": "solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1",
+         "extra": {"feePayer": "FeePayer1"}},
+    ],
+    "extensions": [],
+    "signers": {"eip155:*": ["0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"], "solana:*": ["FeePayer1"]},
+}
+CATALOG = {"base-sepolia": {"caip2": "eip155:84532"}, "avalanche-fuji": {"caip2": "eip155:43113"},
+           "solana-devnet": {"caip2": "solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1"}}
+
+
+def res(status, body):
+    return probe.HttpResult(status, body if isinstance(body, str) else json.dumps(body))
+
+
+def test_health_ok_and_failures():
+    assert probe.check_health(res(200, {"status": "healthy"})).ok
+    assert "HTTP 503" in probe.check_health(res(503, "")).detail
+    assert "unreachable" in probe.check_health(probe.HttpResult(None, "", "refused")).detail
+
+
+def test_version_strips_v_and_refuses_dev():
+    assert probe.check_version(res(200, {"version": "v1.92.0"}), "1.92.0").ok
+    c = probe.check_version(res(200, {"version": "1.47.0"}), "1.68.0")
+    assert not c.ok and c.detail == "/version is 1.47.0, expected 1.68.0"
+    dev = probe.check_version(res(200, {"version": "dev"}))
+    assert not dev.ok and "without the version argument" in dev.detail
+
+
+def test_branding_lost_is_named():
+    assert probe.check_branding(res(200, "<h1>Ultravioleta DAO</h1>"), "Ultravioleta DAO").ok
+    c = probe.check_branding(res(200, "Hello"), "Ultravioleta DAO")
+    assert not c.ok and c.detail.startswith("branding lost")
+
+
+def test_networks_diff_names_missing_and_unexpected():
+    ok = probe.check_networks(SUPPORTED, ["base-sepolia", "solana-devnet"], CATALOG)
+    assert ok.ok
+    c = probe.check_networks(SUPPORTED, ["base-sepolia", "avalanche-fuji"], CATALOG)
+    assert not c.ok
+    assert "missing: avalanche-fuji" in c.detail and "unexpected: solana-devnet" in c.detail
+    assert c.data["missing"] == ["avalanche-fuji"]
+
+
+def test_networks_requires_caip2_entry():
+    doc = {"kinds": [{"x402Version": 1, "scheme": "exact", "network": "base-sepolia"}]}
+    c = probe.check_networks(doc, ["base-sepolia"], CATALOG)
+    assert not c.ok and "no CAIP-2 entry for: base-sepolia (eip155:84532)" in c.detail
+
+
+def test_signers():
+    assert probe.check_signers(SUPPORTED, ["0x3c44cdddb6a900fa2b585dd299e03d12fa4293bc"], "FeePayer1").ok
+    c = probe.check_signers(SUPPORTED, ["0x0000000000000000000000000000000000000001"], "Other")
+    assert not c.ok and "EVM signer 0x0000000000000000000000000000000000000001 not live" in c.detail
+    assert "Solana feePayer Other not live" in c.detail
+
+
+def test_percentile():
+    vals = sorted(range(1, 101))
+    assert probe.percentile(vals, 50) == 50 and probe.percentile(vals, 99) == 99
+    assert probe.percentile([], 99) is None
+
+
+def test_check_load_thresholds():
+    stats = {"requests": 100, "concurrency": 5, "rps": 10, "p50_ms": 1, "p95_ms": 2, "p99_ms": 2500, "error_rate": 0.05}
+    c = probe.check_load(stats, p99_max_ms=2000, error_rate_max=0.01)
+    assert not c.ok and "error rate 5.00% > 1.00%" in c.detail and "p99 2500 ms > 2000" in c.detail
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    fail_every = 0
+    count = 0
+
+    def do_GET(self):  # noqa: N802
+        type(self).count += 1
+        status = 503 if self.fail_every and self.count % self.fail_every == 0 else 200
+        body = b'{"status":"healthy"}'
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
+
+
+@pytest.fixture
+def server():
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield srv
+    srv.shutdown()
+
+
+def test_load_probe_counts_requests_and_errors(server):
+    _Handler.fail_every, _Handler.count = 10, 0
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    stats = probe.load_probe(url, requests=100, concurrency=4, max_seconds=10)
+    assert stats["requests"] == 100
+    assert stats["errors"] == 10 and stats["statuses"]["503"] == 10
+    assert stats["p50_ms"] <= stats["p99_ms"]
+    assert not probe.check_load(stats).ok
+
+
+def test_load_probe_unreachable_port_is_all_errors():
+    stats = probe.load_probe("http://127.0.0.1:9", requests=5, concurrency=1, max_seconds=5, timeout=1)
+    assert stats["errors"] == stats["requests"] == 5
+
+
+def test_load_probe_refuses_https():
+    with pytest.raises(ValueError):
+        probe.load_probe("https://example.invalid")
