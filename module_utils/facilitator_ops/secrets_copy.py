@@ -60,13 +60,13 @@ def check_params(p):
 
 
 def _value_from_keys(p):
-    if p.get("value_from_keys"):
-        return list(p["value_from_keys"])
     if p.get("destination_key"):
-        return [p["destination_key"]]
-    if p.get("wallet"):
-        return ["private_key"]
-    return list(p.get("required_keys") or [])
+        keys = [p["destination_key"]]
+    elif p.get("wallet"):
+        keys = ["private_key"]
+    else:
+        keys = list(p.get("required_keys") or [])
+    return keys + [k for k in (p.get("value_from_keys") or []) if k not in keys]
 
 
 def _required(p):
@@ -176,6 +176,7 @@ def run_copy(p, src, dst, check_mode=False):
             keys=sorted(after_value.json_object() or {}) if after_value is not None and after_value.json_object() is not None else None,
         ),
     )
+    result["metadata_changes"] = sorted(meta_changes)
     if meta_changes:
         result["diff"]["after"]["metadata"] = sorted(meta_changes)
     result["plan"] = f"{dst_label}: {WOULD.get(action, action)}" + (
@@ -192,9 +193,10 @@ def run_copy(p, src, dst, check_mode=False):
         _verify_destination(p, dest, src_digest if source is not None else None, key, result, before_doc=None)
         result["arn"] = dest_read["ARN"]
         _finish(p, result)
+        result["would_change"] = mode == "retire_source" and not retired
         if mode == "retire_source" and not retired:
             result["changed"] = True
-            result["source"]["scheduled_for_deletion"] = True
+            result["source"]["scheduled_for_deletion"] = not check_mode
             result["plan"] = (
                 f"{src_label}: {'would schedule' if check_mode else 'scheduled'} deletion "
                 f"(recovery window {p.get('recovery_window_days') or 30} days)"
@@ -206,6 +208,7 @@ def run_copy(p, src, dst, check_mode=False):
 
     # ---- copy ---------------------------------------------------------------
     result["changed"] = action not in ("equal", "source_retired") or bool(meta_changes)
+    result["would_change"] = result["changed"]
     if check_mode or not result["changed"]:
         if dest is not None:
             result["arn"] = dest_read["ARN"]

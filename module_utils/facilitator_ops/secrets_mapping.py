@@ -71,7 +71,9 @@ def normalise(entries, default_source_region=None, default_region=None, default_
             and e["source_region"] == e["destination_region"] and not e.get("destination_key")
         ):
             problems.append(f"{where}: source and destination are the same secret")
-        tags = dict(default_tags or {})
+        # Default tags mark secrets this migration creates; a key insert goes
+        # into someone else's secret and only gets the item's own tags.
+        tags = {} if e.get("destination_key") else dict(default_tags or {})
         if e.get("tags") is not None and not isinstance(e.get("tags"), dict):
             problems.append(f"{where}: tags must be a mapping")
         else:
@@ -108,3 +110,128 @@ def normalise(entries, default_source_region=None, default_region=None, default_
                 problems.append(f"env {name} is set by both {env_seen[name]} and {e.get('destination')}")
             env_seen[name] = e.get("destination")
     return out, problems
+
+
+# --------------------------------------------------------------------------
+# Report: what the deploy role, the execution role and the operator need
+# --------------------------------------------------------------------------
+DONE = {
+    "create": "created",
+    "add_version": "new version",
+    "insert_key": "key inserted",
+    "update_key": "key updated",
+    "equal": "unchanged (equal)",
+    "source_retired": "unchanged (source already scheduled for deletion)",
+}
+PLANNED = {
+    "create": "would create",
+    "add_version": "would add a version",
+    "insert_key": "would insert key",
+    "update_key": "would update key",
+    "equal": "equal",
+    "source_retired": "equal (source already scheduled for deletion)",
+}
+
+
+def build_report(results, environment=None, mode="copy", check_mode=False, policy_sid="FacilitatorReadMigratedSecrets"):
+    """results: the registered loop results of secret_copy (each with `item`,
+    the normalised entry). Returns a dict with `secrets`, `container_secrets`,
+    `iam_policy`, `summary` (lines) and `audit` (one record): names, ARNs,
+    digests, actions; never a value."""
+    secrets, container, arns, kms, lines, audit = {}, [], [], [], [], []
+    for r in results:
+        e = r.get("item") or {}
+        dest = e.get("destination") or r.get("name")
+        key = e.get("destination_key")
+        arn = r.get("arn")
+        action = r.get("action")
+        src = r.get("source") or {}
+        label = f"{e.get('destination_region')}/{dest}" + (f"[{key}]" if key else "")
+        if mode == "retire_source":
+            what = (
+                ("would schedule deletion of the source" if check_mode else "source deletion scheduled")
+                if r.get("would_change") else "source already scheduled for deletion"
+            )
+        else:
+            what = (PLANNED if check_mode else DONE).get(action, action)
+            if r.get("metadata_changes"):
+                what += f" (+{', '.join(r['metadata_changes'])})"
+        line = f"{label} <- {src.get('region')}/{src.get('name')}: {what}"
+        if r.get("digest") or src.get("digest"):
+            line += f" sha256:{r.get('digest') or src.get('digest')}"
+        if arn:
+            line += f" arn={arn}"
+        lines.append(line)
+        entry = secrets.setdefault(dest, {
+            "name": dest,
+            "region": e.get("destination_region"),
+            "arn": arn,
+            "value_from": {},
+            "sources": [],
+        })
+        entry["arn"] = arn or entry["arn"]
+        if r.get("digest"):
+            entry["digest"] = r["digest"]
+        if r.get("address"):
+            entry["address"] = r["address"]
+        if r.get("keys") is not None:
+            entry["keys"] = r["keys"]
+        entry["value_from"].update(r.get("value_from") or {})
+        entry["sources"].append({
+            "name": src.get("name"),
+            "region": src.get("region"),
+            "arn": src.get("arn"),
+            # a retired source can no longer be read: keep the file stable across runs
+            "digest": None if src.get("scheduled_for_deletion") else src.get("digest"),
+            "into_key": key,
+            "scheduled_for_deletion": bool(src.get("scheduled_for_deletion")),
+        })
+        if arn and arn not in arns:
+            arns.append(arn)
+        if e.get("kms_key_id") and str(e["kms_key_id"]).startswith("arn:") and e["kms_key_id"] not in kms:
+            kms.append(e["kms_key_id"])
+        for env_name, env_key in sorted((e.get("env") or {}).items()):
+            if arn:
+                container.append({"name": env_name, "valueFrom": f"{arn}:{env_key}::" if env_key else arn})
+        audit.append({
+            "secret": label,
+            "action": action,
+            "arn": arn,
+            "digest": r.get("digest"),
+            "source": f"{src.get('region')}/{src.get('name')}",
+            "source_digest": src.get("digest"),
+            "source_scheduled_for_deletion": bool(src.get("scheduled_for_deletion")),
+            "preserved_keys": r.get("preserved_keys"),
+            "changed": bool(r.get("would_change")),
+        })
+    statements = []
+    if arns:
+        statements.append({
+            "Sid": policy_sid,
+            "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue"],
+            "Resource": sorted(arns),
+        })
+    if kms:
+        statements.append({
+            "Sid": policy_sid + "Kms",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt"],
+            "Resource": sorted(kms),
+        })
+    changed = [a for a in audit if a["changed"]]
+    lines.append(
+        f"{len(audit)} secret(s): {len(changed)} {'to change' if check_mode else 'changed'}, "
+        f"{len(audit) - len(changed)} unchanged" + (" (check mode: nothing was written)" if check_mode else "")
+    )
+    return {
+        "state": {
+            "schema": 1,
+            "environment": environment,
+            "secrets": secrets,
+            "container_secrets": sorted(container, key=lambda c: c["name"]),
+            "iam_policy": {"Version": "2012-10-17", "Statement": statements},
+        },
+        "summary": lines,
+        "audit": audit,
+    }

@@ -1,0 +1,337 @@
+"""migrate_secrets.yml and secret_set_key.yml against a private moto server.
+
+Every playbook run is `-vvv` and leak-scanned: canary values (valid keys, so
+address verification passes, and random RPC URLs) are planted in the source
+secrets of a fresh moto world, and must not appear in the output, the audit
+log, the state file or any temp file of the run.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import secrets as pysecrets
+
+import pytest
+
+from helpers.leakscan import LeakScanner
+from helpers.moto import MotoServer
+from helpers.playbook import run_playbook
+
+SRC, DST = "us-east-1", "us-east-2"
+WALLETS = {
+    "karmacadabra-facilitator-mainnet": "facilitator-evm-mainnet-private-key",
+    "karmacadabra-facilitator-testnet": "facilitator-evm-testnet-private-key",
+    "karmacadabra-solana-keypair": "facilitator-solana-testnet-keypair",
+}
+
+
+@pytest.fixture(scope="module")
+def moto(tmp_path_factory):
+    server = MotoServer(tmp_path_factory.mktemp("moto") / "moto.log").start()
+    yield server
+    server.stop()
+
+
+def _evm_wallet():
+    from eth_account import Account
+
+    acct = Account.create()
+    key = acct.key.hex().removeprefix("0x")
+    return {"private_key": "0x" + key, "address": acct.address}, key
+
+
+def _solana_wallet():
+    from solders.keypair import Keypair
+
+    kp = Keypair()
+    return {"private_key": str(kp), "address": str(kp.pubkey())}, bytes(kp)
+
+
+class World:
+    """A fresh moto world: the monorepo secrets (canaries) in us-east-1, the
+    standalone stack's RPC maps in us-east-2."""
+
+    def __init__(self, moto, scanner):
+        self.moto = moto
+        self.scanner = scanner
+        self.src = moto.client("secretsmanager", SRC)
+        self.dst = moto.client("secretsmanager", DST)
+        self.values = {}
+
+    def plant(self):
+        self.moto.reset()
+        for i, name in enumerate(["karmacadabra-facilitator-mainnet", "karmacadabra-facilitator-testnet"]):
+            wallet, key_hex = _evm_wallet()
+            self.scanner.add(f"{name} private_key", key_hex)
+            self._create(self.src, name, json.dumps(wallet))
+        sol, sol_bytes = _solana_wallet()
+        self.scanner.add("solana private_key (base58)", sol["private_key"])
+        self.scanner.add("solana private_key (bytes)", sol_bytes.hex())
+        self._create(self.src, "karmacadabra-solana-keypair", json.dumps(sol))
+        url = f"https://canary-{pysecrets.token_hex(6)}.base-mainnet.quiknode.pro/{pysecrets.token_hex(16)}/"
+        self.scanner.add("quicknode url", url)
+        self._create(self.src, "karmacadabra-quicknode-base-rpc", url)
+        rpc = {
+            "avalanche": self.scanner.add("rpc avalanche", f"https://avax-{pysecrets.token_hex(12)}.example/rpc"),
+            "polygon": self.scanner.add("rpc polygon", f"https://polygon-{pysecrets.token_hex(12)}.example/rpc"),
+        }
+        self._create(self.dst, "facilitator-rpc-mainnet", json.dumps(rpc))
+        self._create(self.dst, "facilitator-rpc-testnet", json.dumps(
+            {"base-sepolia": self.scanner.add("rpc base-sepolia", f"http://127.0.0.1:8545/{pysecrets.token_hex(8)}")}))
+        return self
+
+    def _create(self, client, name, value):
+        client.create_secret(Name=name, SecretString=value)
+        self.values[name] = value
+
+    def get(self, name, region=DST):
+        client = self.src if region == SRC else self.dst
+        return client.get_secret_value(SecretId=name)
+
+    def names(self, region=DST):
+        client = self.src if region == SRC else self.dst
+        return sorted(s["Name"] for s in client.list_secrets()["SecretList"])
+
+    def snapshot(self):
+        """Every secret of both regions: name -> (version ids, value digest)."""
+        import hashlib
+
+        out = {}
+        for region, client in ((SRC, self.src), (DST, self.dst)):
+            for s in client.list_secrets(IncludePlannedDeletion=True)["SecretList"]:
+                v = client.list_secret_version_ids(SecretId=s["ARN"])["Versions"]
+                try:
+                    val = client.get_secret_value(SecretId=s["ARN"])
+                    blob = val.get("SecretString", "").encode() or val.get("SecretBinary", b"")
+                except Exception:  # scheduled for deletion
+                    blob = b"deleted"
+                out[f"{region}/{s['Name']}"] = (
+                    sorted(x["VersionId"] for x in v), hashlib.sha256(blob).hexdigest(), bool(s.get("DeletedDate")))
+        return out
+
+
+@pytest.fixture
+def scanner():
+    return LeakScanner()
+
+
+@pytest.fixture
+def world(moto, scanner):
+    return World(moto, scanner).plant()
+
+
+def migrate(world, tmp_path, *args, extra=None, **kw):
+    ev = {"aws_endpoint_url": world.moto.endpoint}
+    ev.update(extra or {})
+    return run_playbook("migrate_secrets.yml", tmp_path, extra_vars=ev, args=args, scanner=world.scanner, **kw)
+
+
+def one_line_error(run):
+    lines = [line for line in run.stdout.splitlines() if '"msg":' in line or "msg:" in line]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+def test_check_mode_plans_and_writes_nothing(world, tmp_path):
+    before = world.snapshot()
+    run = migrate(world, tmp_path, "--check", "--diff")
+    assert run.rc == 0, run.tail()
+    assert world.snapshot() == before
+    for dest in WALLETS.values():
+        assert f"us-east-2/{dest} <- " in run.stdout and "would create" in run.stdout
+    assert "facilitator-rpc-mainnet[base]" in run.stdout and "would insert key" in run.stdout
+    assert "check mode: nothing was written" in run.stdout
+    assert "--- before" in run.stdout  # per-secret diff
+    assert not list((tmp_path / "run-0" / "state").iterdir())  # no state file in check mode
+
+
+def test_cross_region_copy_then_idempotent(world, tmp_path):
+    run = migrate(world, tmp_path)
+    assert run.rc == 0, run.tail()
+    assert run.recap["changed"] >= 4 and run.recap["failed"] == 0
+    for src, dest in WALLETS.items():
+        copied = world.get(dest)
+        assert copied["SecretString"] == world.values[src]  # exact copy, other region
+        assert copied["ARN"].startswith("arn:aws:secretsmanager:us-east-2:")
+        assert world.get(src, SRC)["ARN"].startswith("arn:aws:secretsmanager:us-east-1:")
+    rpc = json.loads(world.get("facilitator-rpc-mainnet")["SecretString"])
+    assert rpc["base"] == world.values["karmacadabra-quicknode-base-rpc"]
+    assert {k: v for k, v in rpc.items() if k != "base"} == json.loads(world.values["facilitator-rpc-mainnet"])
+
+    state = json.loads((tmp_path / "run-0" / "state" / "secrets_migration.json").read_text())
+    arn = world.get("facilitator-evm-mainnet-private-key")["ARN"]
+    assert state["secrets"]["facilitator-evm-mainnet-private-key"]["value_from"]["private_key"] == f"{arn}:private_key::"
+    assert {"name": "EVM_PRIVATE_KEY_MAINNET", "valueFrom": f"{arn}:private_key::"} in state["container_secrets"]
+    rpc_arn = world.get("facilitator-rpc-mainnet")["ARN"]
+    assert state["secrets"]["facilitator-rpc-mainnet"]["value_from"]["base"] == f"{rpc_arn}:base::"
+    stmt = state["iam_policy"]["Statement"][0]
+    assert stmt["Action"] == ["secretsmanager:GetSecretValue"]
+    assert sorted(stmt["Resource"]) == sorted(
+        [world.get(d)["ARN"] for d in WALLETS.values()] + [rpc_arn])
+    audit = run.audit_records("secrets_migration.jsonl")
+    assert len(audit) == 1 and {a["action"] for a in audit[0]["secrets"]} == {"create", "insert_key"}
+    rpc_audit = [a for a in audit[0]["secrets"] if a["secret"].endswith("[base]")][0]
+    assert rpc_audit["preserved_keys"] == ["avalanche", "polygon"]
+
+    before = world.snapshot()
+    again = migrate(world, tmp_path, dirs=run.dirs)  # same state/audit dirs, as an operator's second run
+    assert again.rc == 0, again.tail()
+    assert again.recap["changed"] == 0, again.tail()
+    assert len(again.audit_records("secrets_migration.jsonl")) == 2
+    assert world.snapshot() == before  # no new version anywhere
+    assert "0 changed, 4 unchanged" in again.stdout
+
+
+def test_overwrite_refused_then_allowed(world, tmp_path):
+    assert migrate(world, tmp_path).rc == 0
+    # Someone changes the source after the copy (e.g. a rotation in the monorepo).
+    wallet, key_hex = _evm_wallet()
+    world.scanner.add("rotated mainnet key", key_hex)
+    world.src.put_secret_value(SecretId="karmacadabra-facilitator-mainnet", SecretString=json.dumps(wallet))
+    before = world.snapshot()
+    run = migrate(world, tmp_path)
+    assert run.rc != 0
+    assert "facilitator-evm-mainnet-private-key" in run.stdout and "overwrite is off" in run.stdout
+    assert world.snapshot() == before
+    allowed = migrate(world, tmp_path, extra={"secrets_migration_overwrite": True})
+    assert allowed.rc == 0, allowed.tail()
+    assert json.loads(world.get("facilitator-evm-mainnet-private-key")["SecretString"]) == wallet
+    versions = world.dst.list_secret_version_ids(SecretId="facilitator-evm-mainnet-private-key")["Versions"]
+    assert len(versions) == 2  # old value kept as AWSPREVIOUS
+
+
+def test_binary_secret_copied_exactly(world, tmp_path):
+    blob = pysecrets.token_bytes(48) + b"\x00\xff"
+    world.scanner.add("binary canary (hex)", blob.hex())
+    world.scanner.add("binary canary (base64)", base64.b64encode(blob).decode())
+    world.src.create_secret(Name="karmacadabra-tls-bundle", SecretBinary=blob)
+    mapping = [{"source": "karmacadabra-tls-bundle", "destination": "facilitator-tls-bundle", "type": "binary"}]
+    run = migrate(world, tmp_path, extra={"secrets_migration_secrets": mapping})
+    assert run.rc == 0, run.tail()
+    assert world.get("facilitator-tls-bundle")["SecretBinary"] == blob
+    again = migrate(world, tmp_path, extra={"secrets_migration_secrets": mapping}, dirs=run.dirs)
+    assert again.recap["changed"] == 0, again.tail()
+
+
+@pytest.mark.parametrize("case,mapping,expect", [
+    ("unknown source",
+     [{"source": "karmacadabra-nope", "destination": "facilitator-nope"}], "source secret us-east-1/karmacadabra-nope not found"),
+    ("same source and destination",
+     [{"source": "karmacadabra-facilitator-mainnet", "destination": "karmacadabra-facilitator-mainnet",
+       "destination_region": "us-east-1"}], "source and destination are the same secret"),
+    ("malformed mapping", [{"source": "karmacadabra-facilitator-mainnet", "dest": "x"}], "unknown field(s) dest"),
+    ("missing region", [{"source": "karmacadabra-facilitator-mainnet", "destination": "facilitator-x"}],
+     "source_region is missing"),
+])
+def test_bad_input_fails_in_one_line_and_writes_nothing(world, tmp_path, case, mapping, expect):
+    # A valid item first: a bad item anywhere must stop the run before it is copied.
+    good = {"source": "karmacadabra-facilitator-testnet", "destination": "facilitator-evm-testnet-private-key",
+            "type": "wallet"}
+    extra = {"secrets_migration_secrets": [good] + mapping}
+    if case == "missing region":
+        extra["secrets_migration_source_region"] = ""
+        good["source_region"] = "us-east-1"
+    before = world.snapshot()
+    run = migrate(world, tmp_path, extra=extra)
+    assert run.rc != 0, case
+    assert expect in run.stdout, run.tail()
+    assert world.snapshot() == before
+    assert not (tmp_path / "run-0" / "state" / "secrets_migration.json").exists()
+
+
+def test_source_wallet_with_wrong_address_is_refused(world, tmp_path):
+    wallet, key_hex = _evm_wallet()
+    other, _ = _evm_wallet()
+    world.scanner.add("mismatched key", key_hex)
+    world.src.put_secret_value(SecretId="karmacadabra-facilitator-testnet",
+                               SecretString=json.dumps({"private_key": wallet["private_key"], "address": other["address"]}))
+    before = world.snapshot()
+    run = migrate(world, tmp_path)
+    assert run.rc != 0
+    assert "address does not belong to the private_key" in run.stdout
+    assert world.snapshot() == before
+
+
+def test_retire_refused_with_copy_then_allowed(world, tmp_path):
+    before = world.snapshot()
+    refused = migrate(world, tmp_path, extra={"secrets_migration_retire_sources": True})
+    assert refused.rc != 0
+    assert "retirement is refused in the same run as a copy" in refused.stdout
+    assert world.snapshot() == before
+
+    assert migrate(world, tmp_path).rc == 0
+    check = migrate(world, tmp_path, "--check", extra={"secrets_migration_retire_sources": True})
+    assert check.rc == 0 and "would schedule deletion" in check.stdout
+    assert not any(v[2] for v in world.snapshot().values())
+    retire = migrate(world, tmp_path, extra={"secrets_migration_retire_sources": True,
+                                             "secrets_migration_recovery_window_days": 7})
+    assert retire.rc == 0, retire.tail()
+    for src in list(WALLETS) + ["karmacadabra-quicknode-base-rpc"]:
+        assert world.src.describe_secret(SecretId=src).get("DeletedDate"), src
+    # Later runs stay green: the destinations stand on their own.
+    after = migrate(world, tmp_path, dirs=retire.dirs)
+    assert after.rc == 0, after.tail()
+    assert after.recap["changed"] == 0
+
+
+def test_secret_set_key_changes_one_key_only(world, tmp_path):
+    assert migrate(world, tmp_path).rc == 0
+    new_url = world.scanner.add("new base url", f"https://base-{pysecrets.token_hex(12)}.example/rpc")
+    before = json.loads(world.get("facilitator-rpc-mainnet")["SecretString"])
+    ev = {"aws_endpoint_url": world.moto.endpoint, "secret": "facilitator-rpc-mainnet", "key": "base",
+          "value_env": "FO_TEST_NEW_URL", "required_keys": "avalanche,polygon"}
+    env = {"FO_TEST_NEW_URL": new_url}
+    check = run_playbook("secret_set_key.yml", tmp_path, extra_vars=ev, env=env, scanner=world.scanner,
+                         args=("--check", "--diff"))
+    assert check.rc == 0, check.tail()
+    assert "would update key" in check.stdout
+    assert json.loads(world.get("facilitator-rpc-mainnet")["SecretString"]) == before
+    run = run_playbook("secret_set_key.yml", tmp_path, extra_vars=ev, env=env, scanner=world.scanner)
+    assert run.rc == 0, run.tail()
+    after = json.loads(world.get("facilitator-rpc-mainnet")["SecretString"])
+    assert after["base"] == new_url
+    assert {k: v for k, v in after.items() if k != "base"} == {k: v for k, v in before.items() if k != "base"}
+    assert "other keys kept: avalanche, polygon" in run.stdout
+    audit = run.audit_records("secret_set_key.jsonl")
+    assert audit and audit[-1]["action"] == "update_key" and audit[-1]["preserved_keys"] == ["avalanche", "polygon"]
+    again = run_playbook("secret_set_key.yml", tmp_path, extra_vars=ev, env=env, scanner=world.scanner, dirs=run.dirs)
+    assert again.rc == 0 and again.recap["changed"] == 0, again.tail()
+    # Bad input: no value given -> one line, nothing written.
+    bad = run_playbook("secret_set_key.yml", tmp_path, extra_vars=dict(ev, value_env="FO_TEST_UNSET_VAR"),
+                       scanner=world.scanner)
+    assert bad.rc != 0 and "secret_set_key: needs" in bad.stdout
+    # Removing a key keeps the others.
+    rm = run_playbook("secret_set_key.yml", tmp_path, extra_vars=dict(ev, key="polygon", state="absent",
+                                                                      required_keys="avalanche"),
+                      scanner=world.scanner)
+    assert rm.rc == 0, rm.tail()
+    assert sorted(json.loads(world.get("facilitator-rpc-mainnet")["SecretString"])) == ["avalanche", "base"]
+
+
+def test_new_user_flow_on_the_seeded_local_world(moto, tmp_path):
+    """The issue's "done when", on a private moto seeded by the project's own
+    seed playbook, with canaries planted into the seeded source secrets."""
+    moto.reset()
+    seed = run_playbook("playbooks/local_stack_seed.yml", tmp_path, extra_vars={"aws_endpoint_url": moto.endpoint},
+                        verbosity=None)
+    assert seed.rc == 0, seed.tail()
+    scanner = LeakScanner()
+    w = World(moto, scanner)
+    for name in ["karmacadabra-facilitator-mainnet", "karmacadabra-facilitator-testnet"]:
+        wallet, key_hex = _evm_wallet()
+        scanner.add(name, key_hex)
+        w.src.put_secret_value(SecretId=name, SecretString=json.dumps(wallet))
+    sol, sol_bytes = _solana_wallet()
+    scanner.add("solana", sol["private_key"])
+    w.src.put_secret_value(SecretId="karmacadabra-solana-keypair", SecretString=json.dumps(sol))
+    url = scanner.add("quicknode", f"https://{pysecrets.token_hex(8)}.quiknode.pro/{pysecrets.token_hex(16)}/")
+    w.src.put_secret_value(SecretId="karmacadabra-quicknode-base-rpc", SecretString=url)
+    before = w.snapshot()
+    check = migrate(w, tmp_path, "--check", "--diff")
+    assert check.rc == 0, check.tail()
+    assert w.snapshot() == before
+    first = migrate(w, tmp_path)
+    assert first.rc == 0, first.tail()
+    assert sorted(set(w.names()) - {"facilitator-rpc-mainnet", "facilitator-rpc-testnet"}) == sorted(WALLETS.values())
+    second = migrate(w, tmp_path, dirs=first.dirs)
+    assert second.rc == 0 and second.recap["changed"] == 0, second.tail()

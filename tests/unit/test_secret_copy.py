@@ -1,0 +1,247 @@
+"""secret_copy / secret_json_key logic against botocore's Stubber (no network).
+
+A Stubber raises on any call that was not queued, so "writes nothing" is
+proved by not queueing a write."""
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+
+from ansible.module_utils.facilitator_ops.secrets_copy import check_params
+from ansible.module_utils.facilitator_ops.secrets_copy import run_copy
+from ansible.module_utils.facilitator_ops.secrets_core import SecretError
+from ansible.module_utils.facilitator_ops.secrets_core import SecretStore
+from ansible.module_utils.facilitator_ops.secrets_json_key import run_set_key
+
+EVM_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"
+EVM_ADDR = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
+WALLET = json.dumps({"private_key": EVM_KEY, "address": EVM_ADDR})
+SRC_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:karmacadabra-facilitator-testnet-AbCdEf"
+DST_ARN = "arn:aws:secretsmanager:us-east-2:123456789012:secret:facilitator-evm-testnet-private-key-GhIjKl"
+RPC_ARN = "arn:aws:secretsmanager:us-east-2:123456789012:secret:facilitator-rpc-mainnet-MnOpQr"
+URL = "https://canary.quiknode.pro/0123456789abcdef/"
+VID = "11111111-2222-3333-4444-555555555555"
+
+
+def client(region):
+    return boto3.client("secretsmanager", region_name=region, aws_access_key_id="x", aws_secret_access_key="x")
+
+
+@pytest.fixture
+def stores():
+    src_c, dst_c = client("us-east-1"), client("us-east-2")
+    with Stubber(src_c) as src_s, Stubber(dst_c) as dst_s:
+        yield SecretStore(src_c, retry=False), src_s, SecretStore(dst_c, retry=False), dst_s
+        src_s.assert_no_pending_responses()
+        dst_s.assert_no_pending_responses()
+
+
+def not_found(stub, method, name):
+    stub.add_client_error(method, service_error_code="ResourceNotFoundException", http_status_code=400,
+                          expected_params={"SecretId": name})
+
+
+def describe(stub, name, arn, **extra):
+    stub.add_response("describe_secret", dict(ARN=arn, Name=name, **extra), {"SecretId": name})
+
+
+def get(stub, name, arn, value):
+    stub.add_response("get_secret_value", {"ARN": arn, "Name": name, "VersionId": VID, "SecretString": value},
+                      {"SecretId": name})
+
+
+def params(**kw):
+    p = dict(name="facilitator-evm-testnet-private-key", region="us-east-2",
+             source_name="karmacadabra-facilitator-testnet", source_region="us-east-1",
+             wallet=True, overwrite=False, required_keys=[], value_from_keys=[], mode="copy",
+             recovery_window_days=30, tags={"managed-by": "facilitator-ops"}, description="wallet")
+    p.update(kw)
+    return p
+
+
+def source_wallet(src_s, value=WALLET):
+    describe(src_s, "karmacadabra-facilitator-testnet", SRC_ARN)
+    get(src_s, "karmacadabra-facilitator-testnet", SRC_ARN, value)
+
+
+def test_create_copies_verifies_and_returns_value_from(stores):
+    src, src_s, dst, dst_s = stores
+    source_wallet(src_s)
+    not_found(dst_s, "describe_secret", "facilitator-evm-testnet-private-key")
+    dst_s.add_response("create_secret", {"ARN": DST_ARN, "Name": "x", "VersionId": VID},
+                       {"Name": "facilitator-evm-testnet-private-key", "SecretString": WALLET,
+                        "Description": "wallet", "Tags": [{"Key": "managed-by", "Value": "facilitator-ops"}]})
+    get(dst_s, "facilitator-evm-testnet-private-key", DST_ARN, WALLET)
+    r = run_copy(params(), src, dst)
+    assert r["changed"] and r["action"] == "create" and r["verified"]
+    assert r["arn"] == DST_ARN and r["value_from"] == {"private_key": DST_ARN + ":private_key::"}
+    assert r["address"] == EVM_ADDR and r["source"]["digest"] == r["digest"]
+    assert EVM_KEY not in json.dumps(r)
+
+
+def test_check_mode_writes_nothing(stores):
+    src, src_s, dst, dst_s = stores
+    source_wallet(src_s)
+    not_found(dst_s, "describe_secret", "facilitator-evm-testnet-private-key")
+    r = run_copy(params(), src, dst, check_mode=True)
+    assert r["changed"] and r["plan"].endswith("would create") and r["arn"] is None
+    assert r["diff"]["before"]["exists"] is False and r["diff"]["after"]["keys"] == ["address", "private_key"]
+
+
+def test_equal_destination_is_ok_without_new_version(stores):
+    src, src_s, dst, dst_s = stores
+    source_wallet(src_s)
+    describe(dst_s, "facilitator-evm-testnet-private-key", DST_ARN, Description="wallet",
+             Tags=[{"Key": "managed-by", "Value": "facilitator-ops"}])
+    get(dst_s, "facilitator-evm-testnet-private-key", DST_ARN, WALLET)
+    r = run_copy(params(), src, dst)
+    assert not r["changed"] and r["action"] == "equal" and r["verified"]
+
+
+def test_different_destination_refused_without_overwrite(stores):
+    src, src_s, dst, dst_s = stores
+    source_wallet(src_s)
+    describe(dst_s, "facilitator-evm-testnet-private-key", DST_ARN)
+    get(dst_s, "facilitator-evm-testnet-private-key", DST_ARN, json.dumps({"private_key": "0x" + "2" * 64}))
+    with pytest.raises(SecretError) as err:
+        run_copy(params(), src, dst)
+    assert "overwrite is off" in str(err.value) and EVM_KEY not in str(err.value)
+
+
+def test_unknown_source(stores):
+    src, src_s, dst, dst_s = stores
+    not_found(src_s, "describe_secret", "karmacadabra-facilitator-testnet")
+    not_found(src_s, "get_secret_value", "karmacadabra-facilitator-testnet")
+    with pytest.raises(SecretError, match="source secret us-east-1/karmacadabra-facilitator-testnet not found"):
+        run_copy(params(), src, dst)
+
+
+def test_wallet_mismatch_refused_before_any_destination_call(stores):
+    src, src_s, dst, dst_s = stores
+    source_wallet(src_s, json.dumps({"private_key": EVM_KEY, "address": "0x" + "0" * 40}))
+    with pytest.raises(SecretError, match="does not belong"):
+        run_copy(params(), src, dst)
+
+
+def test_key_insert_proves_other_keys_survived(stores):
+    src, src_s, dst, dst_s = stores
+    describe(src_s, "karmacadabra-quicknode-base-rpc", SRC_ARN)
+    get(src_s, "karmacadabra-quicknode-base-rpc", SRC_ARN, URL)
+    rpc = {"avalanche": "https://a", "polygon": "https://p"}
+    describe(dst_s, "facilitator-rpc-mainnet", RPC_ARN)
+    get(dst_s, "facilitator-rpc-mainnet", RPC_ARN, json.dumps(rpc))
+    written = json.dumps(dict(rpc, base=URL))
+    dst_s.add_response("put_secret_value", {"ARN": RPC_ARN, "VersionId": "22222222-2222-3333-4444-555555555555"},
+                       {"SecretId": "facilitator-rpc-mainnet", "SecretString": written})
+    get(dst_s, "facilitator-rpc-mainnet", RPC_ARN, written)
+    p = params(name="facilitator-rpc-mainnet", source_name="karmacadabra-quicknode-base-rpc", wallet=False,
+               destination_key="base", create_missing=False, tags={}, description=None)
+    r = run_copy(p, src, dst)
+    assert r["action"] == "insert_key" and r["preserved_keys"] == ["avalanche", "polygon"]
+    assert r["value_from"] == {"base": RPC_ARN + ":base::"}
+    assert URL not in json.dumps(r)
+
+
+def test_key_insert_detects_a_wiped_key(stores):
+    """A concurrent writer (or a bad write) lost a key: the run fails naming it."""
+    src, src_s, dst, dst_s = stores
+    describe(src_s, "karmacadabra-quicknode-base-rpc", SRC_ARN)
+    get(src_s, "karmacadabra-quicknode-base-rpc", SRC_ARN, URL)
+    rpc = {"avalanche": "https://a", "polygon": "https://p"}
+    describe(dst_s, "facilitator-rpc-mainnet", RPC_ARN)
+    get(dst_s, "facilitator-rpc-mainnet", RPC_ARN, json.dumps(rpc))
+    dst_s.add_response("put_secret_value", {"ARN": RPC_ARN, "VersionId": "22222222-2222-3333-4444-555555555555"},
+                       {"SecretId": "facilitator-rpc-mainnet", "SecretString": ANY})
+    get(dst_s, "facilitator-rpc-mainnet", RPC_ARN, json.dumps({"avalanche": "https://a", "base": URL}))
+    p = params(name="facilitator-rpc-mainnet", source_name="karmacadabra-quicknode-base-rpc", wallet=False,
+               destination_key="base", create_missing=False, tags={}, description=None)
+    with pytest.raises(SecretError, match="other keys changed or vanished: polygon.*AWSPREVIOUS"):
+        run_copy(p, src, dst)
+
+
+def test_retire_refused_while_a_copy_is_pending(stores):
+    src, src_s, dst, dst_s = stores
+    source_wallet(src_s)
+    not_found(dst_s, "describe_secret", "facilitator-evm-testnet-private-key")
+    with pytest.raises(SecretError, match="refused in the same run as a copy"):
+        run_copy(params(mode="retire_source"), src, dst)
+
+
+def test_retire_after_verification(stores):
+    src, src_s, dst, dst_s = stores
+    source_wallet(src_s)
+    describe(dst_s, "facilitator-evm-testnet-private-key", DST_ARN)
+    get(dst_s, "facilitator-evm-testnet-private-key", DST_ARN, WALLET)
+    src_s.add_response("delete_secret", {"ARN": SRC_ARN, "Name": "x"},
+                       {"SecretId": "karmacadabra-facilitator-testnet", "RecoveryWindowInDays": 7})
+    r = run_copy(params(mode="retire_source", recovery_window_days=7), src, dst)
+    assert r["changed"] and r["source"]["scheduled_for_deletion"]
+
+
+def test_check_params():
+    assert "source and destination are the same secret" in check_params(
+        params(source_name="a", name="a", source_region="us-east-2"))
+    assert "destination region is missing" in check_params(params(region=None))
+    assert "recovery_window_days must be between 7 and 30" in check_params(params(recovery_window_days=3))
+
+
+class FakeStore(SecretStore):
+    """In-memory store for run_set_key (string secrets only)."""
+
+    def __init__(self, secrets):
+        super().__init__(None, retry=False)
+        self.secrets = dict(secrets)
+        self.writes = 0
+
+    def _call(self, method, **kw):
+        from botocore.exceptions import ClientError
+
+        name = kw.get("SecretId") or kw.get("Name")
+        arn = f"arn:aws:secretsmanager:us-east-2:1:secret:{name}-AbCdEf"
+        if method in ("describe_secret", "get_secret_value") and name not in self.secrets:
+            raise ClientError({"Error": {"Code": "ResourceNotFoundException"}}, method)
+        if method == "describe_secret":
+            return {"ARN": arn, "Name": name}
+        if method == "get_secret_value":
+            return {"ARN": arn, "Name": name, "VersionId": "v", "SecretString": self.secrets[name]}
+        if method in ("put_secret_value", "create_secret"):
+            self.writes += 1
+            self.secrets[name] = kw["SecretString"]
+            return {"ARN": arn, "VersionId": f"v{self.writes}"}
+        raise AssertionError(method)
+
+
+def key_params(**kw):
+    p = dict(name="facilitator-rpc-mainnet", key="base", value=URL, region="us-east-2", state="present",
+             overwrite=True, create_missing=False, required_keys=["avalanche"])
+    p.update(kw)
+    return p
+
+
+def test_set_key_update_equal_remove():
+    store = FakeStore({"facilitator-rpc-mainnet": json.dumps({"avalanche": "https://a", "base": "https://old"})})
+    r = run_set_key(key_params(), store)
+    assert r["action"] == "update_key" and r["preserved_keys"] == ["avalanche"] and store.writes == 1
+    assert URL not in json.dumps(r)
+    again = run_set_key(key_params(), store)
+    assert again["action"] == "equal" and not again["changed"] and store.writes == 1
+    gone = run_set_key(key_params(state="absent", value=None), store)
+    assert gone["action"] == "remove_key" and json.loads(store.secrets["facilitator-rpc-mainnet"]) == {"avalanche": "https://a"}
+
+
+def test_set_key_check_mode_and_guards():
+    store = FakeStore({"facilitator-rpc-mainnet": json.dumps({"avalanche": "https://a"})})
+    r = run_set_key(key_params(), store, check_mode=True)
+    assert r["changed"] and r["plan"].endswith("would insert key") and store.writes == 0
+    with pytest.raises(SecretError, match="value is empty"):
+        run_set_key(key_params(value=""), store)
+    with pytest.raises(SecretError, match="changed since you looked"):
+        run_set_key(key_params(expected_digest="000000000000"), store)
+    with pytest.raises(SecretError, match="does not exist"):
+        run_set_key(key_params(name="nope"), store)
+    with pytest.raises(SecretError, match="cannot remove a key listed in required_keys"):
+        run_set_key(key_params(key="avalanche", state="absent", value=None), store)
+    assert store.writes == 0
