@@ -1,0 +1,260 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GPL-3.0-or-later
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: ecs_service_rollout
+short_description: Move an ECS service to a task-definition revision and wait for the truth of the rollout
+description:
+  - Updates the service to O(task_definition) with the deployment circuit breaker enabled (rollback on) and waits
+    until the new deployment is PRIMARY with C(rolloutState) COMPLETED, running equals desired and no other
+    deployment is left. A FAILED rollout, a circuit-breaker rollback (service events), tasks of the new revision
+    stopping with errors, or the timeout fail the task with the reason; C(progress) holds the lines seen.
+  - With O(external_result) (the local stack) no ECS polling happens; the local runtime's result is the rollout
+    result (moto never moves deployments), HEALTHY is COMPLETED and anything else FAILED.
+  - Exists because C(aws ecs wait services-stable) reports success after a circuit-breaker rollback and returns early
+    after C(--force-new-deployment), and M(community.aws.ecs_service) does not wait for a rollout at all.
+  - Idempotent, the service already on O(task_definition) and no O(force_new_deployment) means no update.
+    Check mode updates nothing.
+options:
+  cluster:
+    description: ECS cluster.
+    type: str
+    required: true
+  service:
+    description: ECS service.
+    type: str
+    required: true
+  task_definition:
+    description:
+      - Task definition ARN (or C(family:revision)) to run.
+      - C(previous) means the highest ACTIVE revision of the service's family below the current one (rollback);
+        a bare number is a revision of the service's family.
+    type: str
+    required: true
+  force_new_deployment:
+    description: Start a new deployment even when the revision does not change (e.g. only secret values changed).
+    type: bool
+    default: false
+  circuit_breaker:
+    description: Enable the deployment circuit breaker with rollback on the update.
+    type: bool
+    default: true
+  update:
+    description: Update the service (false only waits / evaluates).
+    type: bool
+    default: true
+  wait:
+    description: Wait for the rollout.
+    type: bool
+    default: true
+  timeout:
+    description: Seconds to wait before failing with C(TIMEOUT).
+    type: int
+    default: 900
+  interval:
+    description: Seconds between polls.
+    type: int
+    default: 15
+  stopped_task_threshold:
+    description: Tasks of the new revision stopped with errors that fail the rollout.
+    type: int
+    default: 1
+  container_name:
+    description: The application container, whose image/version is reported and whose exit code counts for stopped tasks.
+    type: str
+    default: facilitator
+  external_result:
+    description: Result of M(ecs_local_runtime) that stands for the rollout (local stack only).
+    type: dict
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+author:
+  - facilitator-ops
+"""
+
+EXAMPLES = r"""
+- name: Roll out and wait
+  ecs_service_rollout:
+    cluster: facilitator-production
+    service: facilitator-production
+    task_definition: "{{ derived.target.arn }}"
+    timeout: 900
+  register: rollout
+"""
+
+RETURN = r"""
+state:
+  description: COMPLETED, FAILED, ROLLED_BACK, TIMEOUT, or SKIPPED (no wait) / PLANNED (check mode).
+  returned: always
+  type: str
+reason:
+  description: One line saying why.
+  returned: always
+  type: str
+progress:
+  description: Progress lines with elapsed seconds.
+  returned: always
+  type: list
+updated:
+  description: Whether update-service was called (would be, in check mode).
+  returned: always
+  type: bool
+previous_task_definition:
+  description: The service's task definition before the update.
+  returned: always
+  type: str
+task_definition:
+  description: The task definition ARN rolled out.
+  returned: always
+  type: str
+previous:
+  description: C(arn), C(revision), C(image), C(version) of the service's task definition before the update.
+  returned: always
+  type: dict
+target:
+  description: C(arn), C(revision), C(image), C(version) of O(task_definition).
+  returned: always
+  type: dict
+"""
+
+import datetime
+import time
+
+from ansible.module_utils.facilitator_ops.ecs_rollout import describe_service
+from ansible.module_utils.facilitator_ops.ecs_rollout import from_runtime
+from ansible.module_utils.facilitator_ops.ecs_rollout import revision_of
+from ansible.module_utils.facilitator_ops.ecs_rollout import update_service
+from ansible.module_utils.facilitator_ops.ecs_rollout import wait_for_rollout
+from ansible.module_utils.facilitator_ops.ecs_taskdef import version_from_image
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+try:
+    import botocore
+except ImportError:
+    pass  # AnsibleAWSModule reports it
+
+
+def _summary(td, container_name):
+    image = next((c.get("image") for c in td.get("containerDefinitions") or [] if c.get("name") == container_name), None)
+    return dict(arn=td.get("taskDefinitionArn"), revision=td.get("revision"),
+                family_revision=f"{td.get('family')}:{td.get('revision')}", image=image,
+                version=version_from_image(image))
+
+
+def _previous_revision(call, current_td):
+    """Highest ACTIVE revision of the family below the current one."""
+    arns, token = [], None
+    while True:
+        kwargs = dict(familyPrefix=current_td["family"], status="ACTIVE", sort="DESC")
+        if token:
+            kwargs["nextToken"] = token
+        out = call("list_task_definitions", **kwargs)
+        arns += out.get("taskDefinitionArns") or []
+        token = out.get("nextToken")
+        if not token:
+            break
+    below = [a for a in arns if a.rsplit(":", 1)[0].endswith("/" + current_td["family"])
+             and int(a.rsplit(":", 1)[1]) < int(current_td["revision"])]
+    return max(below, key=lambda a: int(a.rsplit(":", 1)[1]), default=None)
+
+
+def main():
+    module = AnsibleAWSModule(
+        argument_spec=dict(
+            cluster=dict(type="str", required=True),
+            service=dict(type="str", required=True),
+            task_definition=dict(type="str", required=True),
+            force_new_deployment=dict(type="bool", default=False),
+            circuit_breaker=dict(type="bool", default=True),
+            update=dict(type="bool", default=True),
+            wait=dict(type="bool", default=True),
+            timeout=dict(type="int", default=900),
+            interval=dict(type="int", default=15),
+            stopped_task_threshold=dict(type="int", default=1),
+            container_name=dict(type="str", default="facilitator"),
+            external_result=dict(type="dict"),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    ecs = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff())
+
+    def call(name, **kwargs):
+        return getattr(ecs, name)(aws_retry=True, **kwargs)
+
+    t0 = time.monotonic()
+    try:
+        svc = describe_service(call, p["cluster"], p["service"])
+    except LookupError as e:
+        module.fail_json(msg=str(e))
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+        module.fail_json_aws(e, msg="cannot describe the service")
+    previous = svc.get("taskDefinition")
+    try:
+        prev_td = call("describe_task_definition", taskDefinition=previous)["taskDefinition"]
+        target = p["task_definition"]
+        if target.isdigit():
+            target = f"{prev_td['family']}:{target}"
+        elif target.lower() == "previous":
+            target = _previous_revision(call, prev_td)
+            if target is None:
+                module.fail_json(msg=f"no ACTIVE revision of {prev_td['family']} below {revision_of(previous)} to go back to")
+        target_td = call("describe_task_definition", taskDefinition=target)["taskDefinition"]
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+        module.fail_json_aws(e, msg=f"cannot read task definition {p['task_definition']}")
+    target = target_td["taskDefinitionArn"]
+    same = previous == target
+    needs_update = p["update"] and (not same or p["force_new_deployment"])
+    result = dict(changed=False, updated=needs_update, previous_task_definition=previous,
+                  task_definition=target, progress=[], state="SKIPPED", reason="",
+                  previous=_summary(prev_td, p["container_name"]), target=_summary(target_td, p["container_name"]))
+    if module.check_mode:
+        result.update(changed=needs_update, state="PLANNED",
+                      reason=(f"would update {p['service']} {revision_of(previous)} -> {revision_of(target)}"
+                              + (" (force new deployment)" if p["force_new_deployment"] else "")
+                              if needs_update else f"{p['service']} already runs {revision_of(target)}"))
+        module.exit_json(**result)
+
+    deployment_id = None
+    since = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=2)
+    if needs_update:
+        try:
+            svc, deployment_id = update_service(call, p["cluster"], p["service"], target,
+                                                p["force_new_deployment"], p["circuit_breaker"])
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+            module.fail_json_aws(e, msg=f"update-service to {revision_of(target)} failed")
+        result["changed"] = True
+        result["deployment_id"] = deployment_id
+        target = svc.get("taskDefinition") or target
+
+    if p["external_result"] is not None:
+        out = from_runtime(p["external_result"], target)
+    elif not p["wait"]:
+        result["reason"] = f"{p['service']} updated to {revision_of(target)}, not waiting" if needs_update \
+            else f"{p['service']} already runs {revision_of(target)}"
+        module.exit_json(**result)
+    else:
+        try:
+            out = wait_for_rollout(call, p["cluster"], p["service"], target, since, deployment_id,
+                                   timeout=p["timeout"], interval=p["interval"],
+                                   stopped_threshold=p["stopped_task_threshold"], container_name=p["container_name"],
+                                   new_deployment=needs_update)
+        except LookupError as e:
+            module.fail_json(msg=str(e), **result)
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+            module.fail_json_aws(e, msg="error while waiting for the rollout")
+    result.update(state=out["state"], reason=out["reason"], progress=out["progress"],
+                  seconds=round(time.monotonic() - t0, 1), task_definition=target)
+    if out["state"] != "COMPLETED":
+        module.fail_json(msg=f"rollout {out['state']}: {out['reason']}", **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

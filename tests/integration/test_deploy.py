@@ -1,0 +1,216 @@
+"""deploy.yml / rollback.yml end to end on the local stack, in a private world.
+
+A private moto (seeded by playbooks/local_stack_seed.yml) holds the ECS
+cluster/service/task family; the local runtime runs each registered revision on
+the stack's Docker engine, on a free port under its own container name (the
+shared facilitator-new on :18081 is left alone). Images: the stack registry's
+facilitator:1.0.0 (the seeded revision) and 1.1.0, and a broken image (FROM
+1.1.0, exits 1 at start), built here when absent (needs facilitator/.wheels).
+
+In order: check mode registers nothing; a new version end to end (+ verify.yml);
+the same deploy again changes nothing; a downgrade is refused; a broken image
+and a missing secret are rolled back with the facilitator still serving;
+rollback.yml goes back one revision. Every run is -vvv and leak-scanned for the
+seeded secret values.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from helpers.leakscan import LeakScanner
+from helpers.moto import MotoServer
+from helpers.moto import free_port
+from helpers.playbook import REPO
+from helpers.playbook import run_playbook
+
+docker = pytest.importorskip("docker")
+
+REGISTRY = "127.0.0.1:5001"
+BASE, NEW = f"{REGISTRY}/facilitator:1.0.0", f"{REGISTRY}/facilitator:1.1.0"
+BROKEN = f"{REGISTRY}/facilitator-test-broken:1.2.0"
+FAMILY = "facilitator-production"
+REGION = "us-east-2"
+
+
+def _docker():
+    try:
+        client = docker.from_env()
+        client.ping()
+        return client
+    except Exception as e:  # noqa: BLE001
+        pytest.skip(f"Docker engine not reachable: {e}")
+
+
+def _build(client, tag, version):
+    if not list((REPO / "facilitator" / ".wheels").glob("*.whl")):
+        pytest.skip(f"{tag} absent and facilitator/.wheels empty: run facilitator/build-wheels.sh")
+    subprocess.run(["docker", "build", "-q", "--network", "host", "--build-arg", f"FACILITATOR_VERSION={version}",
+                    "-t", tag, str(REPO / "facilitator")], check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def images():
+    client = _docker()
+    for tag, version in ((BASE, "1.0.0"), (NEW, "1.1.0")):
+        try:
+            client.images.get(tag)
+        except docker.errors.ImageNotFound:
+            _build(client, tag, version)
+    try:
+        client.images.get(BROKEN)
+    except docker.errors.ImageNotFound:
+        dockerfile = f'FROM {NEW}\nENTRYPOINT ["/bin/sh", "-c", "echo fatal: broken image >&2; exit 1"]\nCMD []\n'
+        subprocess.run(["docker", "build", "-q", "--network", "host", "-t", BROKEN, "-"], input=dockerfile.encode(),
+                       check=True, capture_output=True)
+    return client
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, images):
+    tmp = tmp_path_factory.mktemp("deploy-world")
+    moto = MotoServer(tmp / "moto.log").start()
+    seed = run_playbook("playbooks/local_stack_seed.yml", tmp, extra_vars={"aws_endpoint_url": moto.endpoint},
+                        verbosity=None)
+    if seed.rc != 0:
+        moto.stop()
+        pytest.fail("seeding the private moto failed:\n" + seed.tail())
+    port = free_port()
+    name = f"facilitator-test-runtime-{port}"
+    scanner = LeakScanner()
+    sm = moto.client("secretsmanager", "us-east-1")
+    for s in sm.list_secrets()["SecretList"]:
+        value = sm.get_secret_value(SecretId=s["ARN"])["SecretString"]
+        try:
+            doc = json.loads(value)
+            if isinstance(doc, dict) and doc.get("private_key"):
+                scanner.add(f"{s['Name']} private_key", doc["private_key"])
+        except ValueError:
+            pass
+    w = dict(moto=moto, port=port, name=name, url=f"http://127.0.0.1:{port}", scanner=scanner, tmp=tmp,
+             ecs=moto.client("ecs", REGION),
+             vars={"aws_endpoint_url": moto.endpoint, "ecs_deploy_local_runtime_name": name,
+                   "ecs_deploy_local_runtime_port": port, "ecs_deploy_base_url": f"http://127.0.0.1:{port}",
+                   "ecs_deploy_local_runtime_replace": [], "ecs_deploy_local_runtime_health_timeout": 45})
+    yield w
+    try:
+        images.containers.get(name).remove(force=True)
+    except docker.errors.NotFound:
+        pass
+    moto.stop()
+
+
+def deploy(world, tmp_path, playbook="deploy.yml", args=(), dirs=None, **extra):
+    return run_playbook(playbook, tmp_path, extra_vars={**world["vars"], **extra}, args=args,
+                        scanner=world["scanner"], dirs=dirs)
+
+
+def flat(text):
+    """Output with YAML line wrapping undone (one space for any whitespace run)."""
+    return " ".join(text.split())
+
+
+def revisions(world):
+    return sorted(int(a.rsplit(":", 1)[1]) for a in
+                  world["ecs"].list_task_definitions(familyPrefix=FAMILY)["taskDefinitionArns"])
+
+
+def service_revision(world):
+    svc = world["ecs"].describe_services(cluster=FAMILY, services=[FAMILY])["services"][0]
+    return int(svc["taskDefinition"].rsplit(":", 1)[1])
+
+
+def live_version(world):
+    with urllib.request.urlopen(world["url"] + "/version", timeout=5) as r:
+        return json.load(r)["version"]
+
+
+def test_check_mode_registers_nothing(world, tmp_path):
+    run = deploy(world, tmp_path, args=["--check", "--diff"], version="1.1.0")
+    assert run.rc == 0, run.tail()
+    assert "check mode: nothing registered" in flat(run.stdout)
+    assert "+ image: 127.0.0.1:5001/facilitator:1.1.0" in flat(run.stdout)  # the diff
+    assert revisions(world) == [1] and service_revision(world) == 1
+    with pytest.raises(docker.errors.NotFound):
+        docker.from_env().containers.get(world["name"])
+    assert run.audit_records("deploy.jsonl") == []
+
+
+def test_deploy_new_version_end_to_end(world, tmp_path):
+    run = deploy(world, tmp_path, version="1.1.0")
+    assert run.rc == 0, run.tail()
+    assert revisions(world) == [1, 2] and service_revision(world) == 2
+    assert live_version(world) == "1.1.0"
+    out = flat(run.stdout)
+    assert "from facilitator-production:1 1.0.0" in out and "to facilitator-production:2 1.1.0" in out
+    assert "result: SUCCEEDED" in flat(run.stdout)
+    (rec,) = run.audit_records("deploy.jsonl")
+    assert rec["to"]["version"] == "1.1.0" and rec["registered"] and rec["result"] == "SUCCEEDED"
+    state = json.loads((Path(run.dirs["state"]) / "deploy.json").read_text())
+    assert state["current"]["family_revision"] == "facilitator-production:2"
+    # a new user's second step: verify.yml confirms it
+    v = run_playbook("verify.yml", tmp_path, extra_vars={"facilitator_verify_base_url": world["url"],
+                                                         "facilitator_expected_version": "1.1.0"})
+    assert v.rc == 0, v.tail()
+
+
+def test_same_image_again_changes_nothing(world, tmp_path):
+    run = deploy(world, tmp_path, version="1.1.0")
+    assert run.rc == 0, run.tail()
+    assert run.recap["changed"] == 0, run.tail()
+    assert revisions(world) == [1, 2]
+    assert "no change: the service already runs it" in flat(run.stdout)
+
+
+def test_downgrade_is_refused(world, tmp_path):
+    run = deploy(world, tmp_path, version="1.0.0")
+    assert run.rc != 0
+    assert "refusing to downgrade 1.1.0 -> 1.0.0" in flat(run.output)
+    assert revisions(world) == [1, 2] and live_version(world) == "1.1.0"
+
+
+def test_bad_input_fails_in_one_line_before_anything(world, tmp_path):
+    run = deploy(world, tmp_path, version="1.x")
+    assert run.rc != 0 and run.recap["ok"] <= 1
+    assert 'deploy: invalid version "1.x"' in flat(run.output)
+
+
+def test_broken_image_is_rolled_back(world, tmp_path):
+    run = deploy(world, tmp_path, image=BROKEN)
+    assert run.rc != 0
+    assert "Essential container in task exited (container facilitator exit code 1)" in flat(run.output)
+    assert "rolled back to facilitator-production:2 (1.1.0): rollout COMPLETED" in flat(run.output)
+    assert "fatal: broken image" in flat(run.output)  # the stopped container's last log lines
+    assert revisions(world) == [1, 2, 3] and service_revision(world) == 2
+    assert live_version(world) == "1.1.0"
+    (rec,) = run.audit_records("deploy.jsonl")
+    assert rec["result"].startswith("FAILED") and rec["to"]["revision"] == "facilitator-production:3"
+
+
+def test_missing_secret_is_rolled_back(world, tmp_path):
+    # the secrets migration's output names a secret that does not exist
+    base = Path(tmp_path) / "run-0"
+    dirs = {k: base / d for k, d in (("local_temp", "ansible-local"), ("remote_temp", "ansible-remote"),
+                                     ("tmpdir", "tmp"), ("audit", "audit"), ("state", "state"))}
+    for d in dirs.values():
+        d.mkdir(parents=True, exist_ok=True)
+    state = dirs["state"]
+    arn = "arn:aws:secretsmanager:us-east-2:123456789012:secret:facilitator-evm-testnet-private-key-XXXXXX"
+    (state / "secrets_migration.json").write_text(json.dumps(
+        {"container_secrets": [{"name": "EVM_PRIVATE_KEY_TESTNET", "valueFrom": f"{arn}:private_key::"}]}))
+    run = deploy(world, tmp_path, version="1.1.0", dirs=dirs)
+    assert run.rc != 0
+    assert "ResourceInitializationError" in flat(run.output) and "EVM_PRIVATE_KEY_TESTNET" in flat(run.output)
+    assert "rolled back to facilitator-production:2" in flat(run.output)
+    assert service_revision(world) == 2 and live_version(world) == "1.1.0"
+
+
+def test_rollback_playbook_goes_back_one_revision(world, tmp_path):
+    run = deploy(world, tmp_path, playbook="rollback.yml")
+    assert run.rc == 0, run.tail()
+    assert service_revision(world) == 1 and live_version(world) == "1.0.0"
+    assert "rollback facilitator-production/facilitator-production (local): from facilitator-production:2" in flat(run.stdout)
