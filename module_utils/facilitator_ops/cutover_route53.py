@@ -51,31 +51,36 @@ def alias_from_alb(lb, evaluate_target_health=True):
     }
 
 
-def lookup_alb(elbv2, name):
+def _kw(aws_retry):
+    # AnsibleAWSModule's retrying client wrapper retries only calls made with aws_retry=True.
+    return {"aws_retry": True} if aws_retry else {}
+
+
+def lookup_alb(elbv2, name, aws_retry=False):
     """describe_load_balancers by name -> the load balancer dict."""
-    resp = elbv2.describe_load_balancers(Names=[name])
+    resp = elbv2.describe_load_balancers(Names=[name], **_kw(aws_retry))
     lbs = resp.get("LoadBalancers") or []
     if len(lbs) != 1:
         raise CutoverError(f"load balancer {name!r}: expected 1, found {len(lbs)}")
     return lbs[0]
 
 
-def find_zone_id(route53, zone):
+def find_zone_id(route53, zone, aws_retry=False):
     zone_fqdn = fqdn(zone)
-    resp = route53.list_hosted_zones_by_name(DNSName=zone_fqdn)
+    resp = route53.list_hosted_zones_by_name(DNSName=zone_fqdn, **_kw(aws_retry))
     matches = [z for z in resp.get("HostedZones", []) if fqdn(z["Name"]) == zone_fqdn and not z.get("Config", {}).get("PrivateZone")]
     if len(matches) != 1:
         raise CutoverError(f"public hosted zone {zone_fqdn}: expected 1, found {len(matches)}")
     return matches[0]["Id"].split("/")[-1]
 
 
-def read_records(route53, zone_id, name, rtype="A"):
+def read_records(route53, zone_id, name, rtype="A", aws_retry=False):
     """Every record set of exactly this name and type (all set identifiers)."""
     name = fqdn(name)
     out = []
     kwargs = dict(HostedZoneId=zone_id, StartRecordName=name, StartRecordType=rtype)
     while True:
-        resp = route53.list_resource_record_sets(**kwargs)
+        resp = route53.list_resource_record_sets(**kwargs, **_kw(aws_retry))
         for rrset in resp.get("ResourceRecordSets", []):
             if fqdn(rrset["Name"]) != name or rrset["Type"] != rtype:
                 return out
@@ -248,18 +253,19 @@ def describe_changes(changes):
     return lines
 
 
-def apply_changes(route53, zone_id, changes, comment="", wait=True, timeout=300, poll=2.0, clock=time.monotonic, sleep=time.sleep):
+def apply_changes(route53, zone_id, changes, comment="", wait=True, timeout=300, poll=2.0,
+                  clock=time.monotonic, sleep=time.sleep, aws_retry=False):
     """Send ONE change batch; wait for INSYNC. Returns {id, status, seconds}."""
     batch = {"Changes": changes}
     if comment:
         batch["Comment"] = comment[:256]
     start = clock()
-    resp = route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch=batch)
+    resp = route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch=batch, **_kw(aws_retry))
     info = resp["ChangeInfo"]
     change_id, status = info["Id"].split("/")[-1], info["Status"]
     while wait and status != "INSYNC":
         if clock() - start > timeout:
             raise CutoverError(f"change {change_id} still {status} after {timeout}s (it was sent; re-run to check)")
         sleep(poll)
-        status = route53.get_change(Id=change_id)["ChangeInfo"]["Status"]
+        status = route53.get_change(Id=change_id, **_kw(aws_retry))["ChangeInfo"]["Status"]
     return {"id": change_id, "status": status, "seconds": round(clock() - start, 3)}

@@ -1,0 +1,107 @@
+"""The cutover lock: conditional writes on one DynamoDB item (recorded-response tests)."""
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.stub import ANY
+from botocore.stub import Stubber
+
+from ansible.module_utils.facilitator_ops import cutover_lock as lock
+
+TABLE, LOCK_ID, NOW = "facilitator-ops-locks", "facilitator.ultravioletadao.xyz", 1_800_000_000.0
+
+
+@pytest.fixture
+def ddb():
+    client = boto3.client("dynamodb", region_name="us-east-2", aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(client) as stub:
+        yield client, stub
+        stub.assert_no_pending_responses()
+
+
+def item(**fields):
+    out = {"lock_id": {"S": LOCK_ID}}
+    for k, v in fields.items():
+        out[k] = {"N": str(v)} if isinstance(v, (int, float)) else {"S": v}
+    return out
+
+
+def test_recorded_acquire_free_lock_is_conditional_on_no_token(ddb):
+    client, stub = ddb
+    stub.add_response("get_item", {"Item": item(last_stage="10", clean_bake_stage="10")})
+    stub.add_response("update_item", {}, {
+        "TableName": TABLE, "Key": {"lock_id": {"S": LOCK_ID}}, "UpdateExpression": ANY,
+        "ConditionExpression": "attribute_not_exists(#token)", "ExpressionAttributeNames": ANY, "ExpressionAttributeValues": ANY})
+    out = lock.acquire(client, TABLE, LOCK_ID, "ana@laptop", 600, now=NOW, token="t1")
+    assert out["token"] == "t1" and out["expires_at"] == int(NOW + 600) and out["broke"] is None
+    assert out["state"] == {"last_stage": "10", "clean_bake_stage": "10"}
+
+
+def test_recorded_held_lock_names_the_holder(ddb):
+    client, stub = ddb
+    stub.add_response("get_item", {"Item": item(owner="bob@desk", token="tb", acquired_at="2027-01-15T08:00:00Z", expires_at=int(NOW + 1200))})
+    with pytest.raises(lock.LockHeld, match=r"held by bob@desk since 2027-01-15T08:00:00Z, expires .* \(in 20 min 0 s\)"):
+        lock.acquire(client, TABLE, LOCK_ID, "ana@laptop", 600, now=NOW)
+
+
+def test_recorded_expired_lock_needs_break_lock_yes(ddb):
+    client, stub = ddb
+    stale = item(owner="bob@desk", token="tb", acquired_at="2027-01-15T07:00:00Z", expires_at=int(NOW - 60))
+    stub.add_response("get_item", {"Item": stale})
+    with pytest.raises(lock.LockHeld, match="EXPIRED.*break_lock=yes"):
+        lock.acquire(client, TABLE, LOCK_ID, "ana@laptop", 600, now=NOW)
+    stub.add_response("get_item", {"Item": stale})
+    stub.add_response("update_item", {}, {
+        "TableName": TABLE, "Key": {"lock_id": {"S": LOCK_ID}}, "UpdateExpression": ANY,
+        "ConditionExpression": "#token = :old", "ExpressionAttributeNames": ANY, "ExpressionAttributeValues": ANY})
+    out = lock.acquire(client, TABLE, LOCK_ID, "ana@laptop", 600, now=NOW, break_lock="yes")
+    assert out["broke"]["owner"] == "bob@desk"
+
+
+def test_recorded_live_lock_is_not_broken_by_yes(ddb):
+    client, stub = ddb
+    stub.add_response("get_item", {"Item": item(owner="bob@desk", token="tb", acquired_at="x", expires_at=int(NOW + 60))})
+    with pytest.raises(lock.LockHeld, match="emergency rollback only"):
+        lock.acquire(client, TABLE, LOCK_ID, "ana@laptop", 600, now=NOW, break_lock="yes")
+
+
+def test_recorded_lost_race_is_reported_as_held(ddb):
+    client, stub = ddb
+    stub.add_response("get_item", {})
+    stub.add_client_error("update_item", service_error_code="ConditionalCheckFailedException", http_status_code=400)
+    stub.add_response("get_item", {"Item": item(owner="bob@desk", token="tb", acquired_at="x", expires_at=int(NOW + 60))})
+    with pytest.raises(lock.LockHeld, match="bob@desk"):
+        lock.acquire(client, TABLE, LOCK_ID, "ana@laptop", 600, now=NOW)
+
+
+def test_recorded_release_keeps_the_stage_record_and_needs_our_token(ddb):
+    client, stub = ddb
+    stub.add_response("update_item", {}, {
+        "TableName": TABLE, "Key": {"lock_id": {"S": LOCK_ID}},
+        "UpdateExpression": ("SET last_stage = :last_stage, last_result = :last_result, last_at = :last_at, "
+                             "clean_bake_stage = :cbs, clean_bake_at = :last_at REMOVE #owner, #token, acquired_at, expires_at"),
+        "ConditionExpression": "#token = :token", "ExpressionAttributeNames": ANY, "ExpressionAttributeValues": ANY})
+    lock.release(client, TABLE, LOCK_ID, "t1", {"last_stage": "100", "last_result": "changed", "clean_bake_stage": "100"}, now=NOW)
+    stub.add_client_error("update_item", service_error_code="ConditionalCheckFailedException", http_status_code=400)
+    stub.add_response("get_item", {"Item": item(owner="bob@desk", token="tb", acquired_at="x", expires_at=int(NOW + 60))})
+    with pytest.raises(lock.LockLost, match="bob@desk"):
+        lock.release(client, TABLE, LOCK_ID, "t1", {}, now=NOW)
+
+
+def test_recorded_renew_detects_a_broken_lock(ddb):
+    client, stub = ddb
+    stub.add_client_error("update_item", service_error_code="ConditionalCheckFailedException", http_status_code=400)
+    stub.add_response("get_item", {"Item": item(owner="carol@ops", token="tc", acquired_at="x", expires_at=int(NOW + 60))})
+    with pytest.raises(lock.LockLost, match="taken over.*carol@ops"):
+        lock.renew(client, TABLE, LOCK_ID, "t1", 600, now=NOW)
+
+
+def test_recorded_missing_table_is_created_on_demand(ddb):
+    client, stub = ddb
+    stub.add_client_error("describe_table", service_error_code="ResourceNotFoundException", http_status_code=400)
+    stub.add_response("create_table", {}, {"TableName": TABLE, "KeySchema": [{"AttributeName": "lock_id", "KeyType": "HASH"}],
+                                           "AttributeDefinitions": [{"AttributeName": "lock_id", "AttributeType": "S"}],
+                                           "BillingMode": "PAY_PER_REQUEST"})
+    assert lock.ensure_table(client, TABLE, create=True, wait=False) is True
+    stub.add_client_error("describe_table", service_error_code="ResourceNotFoundException", http_status_code=400)
+    assert lock.ensure_table(client, TABLE, create=True, check_mode=True) is False
