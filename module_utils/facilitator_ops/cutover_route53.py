@@ -216,6 +216,11 @@ def plan_changes(state, desired, name, rtype, targets, set_ids):
         if state["points_to"] == OLD and weights[NEW] == 0:
             # A simple record to the old ALB already sends all traffic there.
             return []
+        if state["points_to"] == NEW and weights[NEW] > 0:
+            # Finalized: all traffic is on the new ALB. Stages only move
+            # forward; re-running one (a rehearsal, a stale runbook step) must
+            # not send traffic back to the old stack. stage=0 is the way back.
+            return []
         changes = [{"Action": "DELETE", "ResourceRecordSet": copy.deepcopy(state["records"][0])}]
         changes += [{"Action": "CREATE", "ResourceRecordSet": want[s]} for s in SIDES]
         return changes

@@ -95,6 +95,12 @@ def test_rollback_after_finalize_is_one_batch_back_to_weighted():
     assert [c["Action"] for c in changes] == ["DELETE", "CREATE", "CREATE"]
 
 
+@pytest.mark.parametrize("new_weight", [10, 50, 100])
+def test_forward_stage_after_finalize_is_no_change(new_weight):
+    # Re-running a forward stage after finalize must never send traffic back.
+    assert plan([simple_to("new")], {"weights": {"old": 100 - new_weight, "new": new_weight}})[1] == []
+
+
 @pytest.mark.parametrize("records, match", [
     ([], "no A record"),
     ([simple_to("old")] + weighted(90, 10), "Route 53 refuses this shape"),
