@@ -44,10 +44,14 @@ def resolve_secrets(secrets, get_secret_value):
         if not name or not value_from:
             raise ResolveError(f"secret entry without name or valueFrom: {sorted(item)}")
         ref = parse_value_from(value_from)
-        key = (ref["arn"], ref["version_stage"], ref["version_id"])
+        # No stage and no version id means AWSCURRENT (what the ECS agent reads).
+        # Said explicitly: moto's default version does not follow a staging-label
+        # move (update-secret-version-stage), AWS's does (wallet rotation promotes so).
+        stage = ref["version_stage"] or (None if ref["version_id"] else "AWSCURRENT")
+        key = (ref["arn"], stage, ref["version_id"])
         if key not in cache:
             try:
-                cache[key] = get_secret_value(ref["region"], ref["arn"], ref["version_stage"], ref["version_id"])
+                cache[key] = get_secret_value(ref["region"], ref["arn"], stage, ref["version_id"])
             except ResolveError:
                 raise
             except Exception as e:  # botocore errors: say which secret, not why in the value

@@ -1,0 +1,258 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GPL-3.0-or-later
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: wallet_rotation_preflight
+short_description: Read-only pre-flight of a facilitator wallet rotation (live secrets, phase, balances, refusals)
+description:
+  - Reads the ECS service's B(running) task definition and, for every configured wallet, the secret the facilitator
+    container actually injects (by C(valueFrom), with production's precedence C(EVM_PRIVATE_KEY_TESTNET) before
+    the legacy C(EVM_PRIVATE_KEY)), so the live secret is rotated and never a legacy copy.
+  - For each wallet secret, derives the rotation phase from its version stages (C(idle), C(pending) = an
+    C(AWSPENDING) version exists, C(promoted) = C(AWSPENDING) is C(AWSCURRENT)), the old and new address, and on
+    every configured network the balances, what funding the new wallet up to its target needs, and refusals that
+    name the network (the old wallet cannot fund the new one, wrong chain id, RPC unreachable).
+  - Lists configured dependencies (contracts, services) bound to the old address.
+  - Exists because no bundled module relates an ECS task definition's secrets to wallet balances on chains, and
+    the key must be read to know its address, which must stay inside the module. Returns addresses, version ids,
+    ARNs and balances; never a key or an RPC URL.
+  - Never changes anything (runs the same in check mode).
+options:
+  cluster:
+    description: ECS cluster.
+    type: str
+    required: true
+  service:
+    description: ECS service.
+    type: str
+    required: true
+  container_name:
+    description: The facilitator container (selected by name, never by index).
+    type: str
+    default: facilitator
+  wallets:
+    description:
+      - Wallets to rotate, C(name), C(kind) (C(evm) or C(solana)), C(env) (the task definition variables that can
+        carry the key, in the facilitator's precedence order), optional C(secret) (the name the inventory expects the
+        task definition to read) and C(networks).
+    type: list
+    elements: dict
+    required: true
+  networks:
+    description:
+      - Network settings by name, C(kind), C(chain_id) (EVM), C(target) and C(floor) in native units (strings),
+        C(rpc_url) or C(rpc_secret)/C(rpc_key)/C(rpc_region), optional C(symbol), C(dust), C(l1_fee) (C(op-stack)),
+        C(transfers) (false where no chain is reachable, with C(transfers_skip_reason)).
+    type: dict
+    required: true
+  dependencies:
+    description: Contracts or services bound to a wallet address (C(name), C(bound_address) or C(wallet), C(network), C(note)).
+    type: list
+    elements: dict
+    default: []
+  select:
+    description: Which wallet kinds to rotate.
+    type: str
+    choices: [evm, solana, all]
+    default: all
+  rpc_timeout:
+    description: Seconds per JSON-RPC call.
+    type: float
+    default: 20
+  served_networks:
+    description:
+      - Networks the facilitator serves (C(facilitator_expected_networks)); a served network of a wallet's family and
+        tier (by its variable's C(_MAINNET)/C(_TESTNET) suffix) that the wallet's C(networks) lack is refused (the new
+        key would go live there unfunded).
+    type: list
+    elements: str
+    default: []
+  network_catalog:
+    description: The network catalogue (C(facilitator_network_catalog)) giving each network's C(kind) and C(tier).
+    type: dict
+    default: {}
+  last_rotations:
+    description: What this tool recorded when it finished rotations (secret ARN -> C(finished_epoch), C(current_version)).
+    type: dict
+    default: {}
+  min_interval_minutes:
+    description: An idle wallet whose current version was finished less than this ago is reported in RV(recent).
+    type: int
+    default: 60
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+author:
+  - facilitator-ops
+"""
+
+EXAMPLES = r"""
+- name: Pre-flight
+  wallet_rotation_preflight:
+    cluster: facilitator-production
+    service: facilitator-production
+    wallets: "{{ wallet_rotation_wallets }}"
+    networks: "{{ wallet_rotation_networks }}"
+    select: evm
+  register: preflight
+"""
+
+RETURN = r"""
+task_definition:
+  description: ARN of the task definition the service runs.
+  returned: always
+  type: str
+wallets:
+  description: Per wallet, phase, versions, old/new address, secret ARN and per-network balances and status.
+  returned: always
+  type: list
+refusals:
+  description: Reasons the rotation cannot go on (each names the wallet or network).
+  returned: always
+  type: list
+warnings_list:
+  description: Things the operator should know (old wallet below floor, unused fallback variables).
+  returned: always
+  type: list
+dependencies:
+  description: Dependencies bound to an old address (they break when it changes).
+  returned: always
+  type: list
+phase:
+  description: The least advanced wallet's phase (idle, pending, promoted), where the run resumes.
+  returned: always
+  type: str
+recent:
+  description: Wallet secrets rotated by this tool less than O(min_interval_minutes) ago (a rerun would rotate again).
+  returned: always
+  type: list
+plan:
+  description: Human-readable plan lines.
+  returned: always
+  type: list
+"""
+
+import time
+
+try:
+    import botocore
+except ImportError:
+    pass  # AnsibleAWSModule reports it
+
+from ansible.module_utils.facilitator_ops.wallet_aws import AwsContext
+from ansible.module_utils.facilitator_ops.wallet_rotation import RotationError
+from ansible.module_utils.facilitator_ops.wallet_rotation import live_wallet_secrets
+from ansible.module_utils.facilitator_ops.wallet_rotation import pick_container
+from ansible.module_utils.facilitator_ops.wallet_rotation import preflight_wallet
+from ansible.module_utils.facilitator_ops.wallet_rotation import recently_rotated
+from ansible.module_utils.facilitator_ops.wallet_rotation import uncovered_networks
+from ansible.module_utils.facilitator_ops.wallet_secret import WalletSecretError
+from ansible.module_utils.facilitator_ops.wallet_state import StateError
+from ansible.module_utils.facilitator_ops.wallet_state import combined_phase
+from ansible.module_utils.facilitator_ops.wallet_state import next_steps
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+
+def plan_lines(wallets):
+    lines = []
+    for w in wallets:
+        steps = next_steps(w["phase"])
+        lines.append(f"{w['name']} ({w['kind']}, {w['env']} <- {w['secret_name']} in {w['region']}): phase "
+                     f"{w['phase']}, old {w['old_address']}, new {w['new_address'] or '(to be generated)'}; "
+                     f"steps left: {', '.join(steps)}")
+        for name, n in w["networks"].items():
+            bits = [f"  {name}: {n.get('status')}"]
+            if n.get("old_balance_fmt"):
+                bits.append(f"old {n['old_balance_fmt']}")
+            if n.get("new_balance_fmt"):
+                bits.append(f"new {n['new_balance_fmt']}")
+            bits.append(f"target {n['target_fmt']}, floor {n['floor_fmt']}")
+            if n.get("need"):
+                bits.append(f"fund {n['need_fmt']} (fee cap {n['fee_cap_fmt']})")
+            if n.get("reason"):
+                bits.append(n["reason"])
+            lines.append("; ".join(bits))
+    return lines
+
+
+def main():
+    module = AnsibleAWSModule(
+        argument_spec=dict(
+            cluster=dict(type="str", required=True),
+            service=dict(type="str", required=True),
+            container_name=dict(type="str", default="facilitator"),
+            wallets=dict(type="list", elements="dict", required=True),
+            networks=dict(type="dict", required=True),
+            dependencies=dict(type="list", elements="dict", default=[]),
+            select=dict(type="str", default="all", choices=["evm", "solana", "all"]),
+            rpc_timeout=dict(type="float", default=20.0),
+            served_networks=dict(type="list", elements="str", default=[]),
+            network_catalog=dict(type="dict", default={}),
+            last_rotations=dict(type="dict", default={}),
+            min_interval_minutes=dict(type="int", default=60),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    ctx = AwsContext(module)
+    try:
+        nets = ctx.networks(p["networks"])
+        wanted = [w for w in p["wallets"] if p["select"] == "all" or w.get("kind") == p["select"]]
+        if not wanted:
+            module.fail_json(msg=f"no configured wallet of kind {p['select']} (wallet_rotation_wallets)")
+        for w in wanted:
+            missing = [n for n in w.get("networks") or [] if n not in nets]
+            if missing:
+                raise RotationError(f"{w.get('name')}: network(s) {', '.join(missing)} not in wallet_rotation_networks")
+        ecs = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff())
+        svc = ecs.describe_services(aws_retry=True, cluster=p["cluster"], services=[p["service"]])
+        services = [s for s in svc.get("services") or [] if s.get("status") != "INACTIVE"]
+        if not services:
+            module.fail_json(msg=f"ECS service {p['cluster']}/{p['service']} not found in {module.region}")
+        td_arn = services[0]["taskDefinition"]
+        td = ecs.describe_task_definition(aws_retry=True, taskDefinition=td_arn)["taskDefinition"]
+        container = pick_container(td, p["container_name"])
+        live, problems = live_wallet_secrets(container, wanted)
+        reports, refusals, warnings, deps = [], list(problems), [], []
+        for w in live:
+            gaps = uncovered_networks(w, p["served_networks"], p["network_catalog"])
+            if gaps:
+                refusals.append(f"{w['name']}: the facilitator serves {', '.join(gaps)} with {w['env']} but "
+                                f"wallet_rotation_wallets does not fund it there: the new key would go live without "
+                                f"gas; add the network(s) to the wallet and wallet_rotation_networks")
+            r = preflight_wallet(w, nets, ctx.secrets, lambda net: ctx.chain(net, p["rpc_timeout"]),
+                                 p["dependencies"])
+            reports.append(r)
+            refusals += [f"{r['name']}: {x}" if not x.startswith(r["name"]) else x for x in r["refusals"]]
+            warnings += [f"{r['name']}: {x}" for x in r["warnings"]]
+            if r["unused_fallbacks"]:
+                warnings.append(f"{r['name']}: the task definition also injects {', '.join(r['unused_fallbacks'])} "
+                                f"(shadowed by {r['env']}): that secret is NOT rotated")
+            deps += [dict(d, wallet=r["name"], old_address=r["old_address"]) for d in r["dependencies"]]
+    except (RotationError, WalletSecretError, StateError) as e:
+        module.fail_json(msg=f"pre-flight: {e}")
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+        module.fail_json_aws(e, msg="pre-flight: AWS call failed")
+    module.exit_json(
+        changed=False,
+        task_definition=td_arn,
+        task_definition_revision=td_arn.rsplit("/", 1)[-1],
+        image=container.get("image"),
+        log_configuration=container.get("logConfiguration") or {},
+        wallets=reports,
+        refusals=refusals,
+        warnings_list=warnings,
+        dependencies=deps,
+        phase=combined_phase([r["phase"] for r in reports]),
+        recent=recently_rotated(reports, p["last_rotations"], p["min_interval_minutes"], time.time()),
+        plan=plan_lines(reports),
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GPL-3.0-or-later
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: wallet_secret_stage
+short_description: Promote, roll back or finish a wallet secret's rotation by moving version stages
+description:
+  - C(promote) moves C(AWSCURRENT) from the old version to the C(AWSPENDING) one (the old version becomes
+    C(AWSPREVIOUS), the way back). C(AWSPENDING) stays on the new version until C(finish), so a rerun knows the
+    rotation is promoted but not finished.
+  - C(rollback) moves C(AWSCURRENT) back to the old version; the new version keeps C(AWSPENDING) (and its funds), so
+    a later run retries without generating or funding again.
+  - C(finish) removes C(AWSPENDING) from the (current) new version, which ends the rotation.
+  - Each action checks the versions are what the caller expects and does nothing when the state is already reached
+    (idempotent). Exists because M(amazon.aws.secretsmanager_secret) cannot move staging labels. No value is read.
+options:
+  secret_arn:
+    description: ARN of the wallet secret (region from the ARN).
+    type: str
+    required: true
+  action:
+    description: What to do.
+    type: str
+    choices: [promote, rollback, finish]
+    required: true
+  old_version:
+    description: Version id of the old wallet.
+    type: str
+    required: true
+  new_version:
+    description: Version id of the new wallet.
+    type: str
+    required: true
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+author:
+  - facilitator-ops
+"""
+
+EXAMPLES = r"""
+- name: Promote AWSPENDING to AWSCURRENT
+  wallet_secret_stage:
+    secret_arn: "{{ w.secret_arn }}"
+    action: promote
+    old_version: "{{ w.versions.old }}"
+    new_version: "{{ w.versions.new }}"
+"""
+
+RETURN = r"""
+stages:
+  description: Version id -> stages after the action.
+  returned: always
+  type: dict
+phase:
+  description: Rotation phase after the action (idle, pending, promoted).
+  returned: always
+  type: str
+"""
+
+try:
+    import botocore
+except ImportError:
+    pass
+
+from ansible.module_utils.facilitator_ops.secrets_clients import secretsmanager_client
+from ansible.module_utils.facilitator_ops.wallet_secret import WalletSecret
+from ansible.module_utils.facilitator_ops.wallet_secret import WalletSecretError
+from ansible.module_utils.facilitator_ops.wallet_state import StateError
+from ansible.module_utils.facilitator_ops.wallet_state import phase_of
+from ansible.module_utils.facilitator_ops.wallet_state import stage_action
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+
+
+def main():
+    module = AnsibleAWSModule(
+        argument_spec=dict(
+            secret_arn=dict(type="str", required=True),
+            action=dict(type="str", required=True, choices=["promote", "rollback", "finish"]),
+            old_version=dict(type="str", required=True),
+            new_version=dict(type="str", required=True),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    parts = p["secret_arn"].split(":")
+    if len(parts) < 7 or parts[2] != "secretsmanager":
+        module.fail_json(msg=f"secret_arn is not a Secrets Manager ARN: {p['secret_arn']}")
+    label = parts[6]
+    try:
+        ws = WalletSecret(secretsmanager_client(module, parts[3]), p["secret_arn"], "evm", label=label)
+        before = ws.describe().get("VersionIdsToStages") or {}
+        op, msg = stage_action(p["action"], phase_of(before), p["old_version"], p["new_version"])
+        if op is None or module.check_mode:
+            module.exit_json(changed=op is not None, msg=f"{label}: {'would: ' if op and module.check_mode else ''}{msg}",
+                             stages=before, phase=phase_of(before)["phase"])
+        if op[0] == "move_current":
+            ws.move_current(op[1], op[2])
+        else:
+            ws.remove_pending(op[1])
+        after = ws.describe().get("VersionIdsToStages") or {}
+    except StateError as e:
+        module.fail_json(msg=f"{label}: {e}")
+    except WalletSecretError as e:
+        module.fail_json(msg=str(e))
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+        module.fail_json_aws(e, msg=f"{label}: AWS call failed")
+    module.exit_json(changed=True, msg=f"{label}: {msg}", stages=after, phase=phase_of(after)["phase"],
+                     diff=dict(before={"stages": before}, after={"stages": after}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,212 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GPL-3.0-or-later
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: wallet_transfer
+short_description: Fund the new facilitator wallet from the old one, or sweep the old one, on every network in parallel
+description:
+  - C(mode=fund) (rotation step "fund", before promotion) tops the new (C(AWSPENDING)) wallet up to each network's
+    target from the old (C(AWSCURRENT)) wallet. A network where the new wallet already holds the target is skipped,
+    so a rerun never pays twice; before reading balances it waits until the sender has nothing in flight.
+  - C(mode=sweep) (after the new wallet is proven live) moves the old (C(AWSPREVIOUS)) wallet's whole native balance
+    minus the exact fee to the new wallet or a treasury; EVM sweeps pin the gas price (C(maxFeePerGas) ==
+    C(maxPriorityFeePerGas)) so the fee is known in advance and nothing but reported dust stays. A network whose old
+    balance is already 0 (or dust) is skipped.
+  - Networks run in parallel; each waits for its receipt (EVM) or confirmation (Solana) and reports amount, fee
+    actually paid, transaction, balances before and after. One failing network does not stop the others; the module
+    then fails naming it, with every network's result.
+  - Refuses unless the secret's version stages match the step (fund only while pending, sweep only once promoted).
+  - Exists because the bundled collections have no chain modules, and signing needs the key, which must not leave
+    the module; keys are read from Secrets Manager here, RPC URLs too when they are secrets. Never returns either.
+options:
+  mode:
+    description: C(fund) or C(sweep).
+    type: str
+    choices: [fund, sweep]
+    required: true
+  secret_arn:
+    description: ARN of the wallet secret (region from the ARN).
+    type: str
+    required: true
+  kind:
+    description: Wallet kind.
+    type: str
+    choices: [evm, solana]
+    required: true
+  old_version:
+    description: Version id of the old wallet (the sender).
+    type: str
+    required: true
+  new_version:
+    description: Version id of the new wallet.
+    type: str
+    required: true
+  expected_old_address:
+    description: Address pre-flight saw for the old wallet (checked against the key read).
+    type: str
+    required: true
+  expected_new_address:
+    description: Address of the new wallet (checked against its version).
+    type: str
+    required: true
+  to_address:
+    description: Sweep destination (a treasury); default the new wallet. Ignored by C(fund).
+    type: str
+  networks:
+    description: Network settings (see M(wallet_rotation_preflight)).
+    type: dict
+    required: true
+  network_names:
+    description: Networks to transfer on.
+    type: list
+    elements: str
+    required: true
+  parallel:
+    description: Run networks in parallel.
+    type: bool
+    default: true
+  timeout:
+    description: Seconds to wait per network for in-flight transactions and for the receipt.
+    type: int
+    default: 180
+  rpc_timeout:
+    description: Seconds per JSON-RPC call.
+    type: float
+    default: 20
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+author:
+  - facilitator-ops
+"""
+
+EXAMPLES = r"""
+- name: Fund the new wallet
+  wallet_transfer:
+    mode: fund
+    secret_arn: "{{ w.secret_arn }}"
+    kind: evm
+    old_version: "{{ w.versions.old }}"
+    new_version: "{{ w.versions.new }}"
+    expected_old_address: "{{ w.old_address }}"
+    expected_new_address: "{{ w.new_address }}"
+    networks: "{{ wallet_rotation_networks }}"
+    network_names: [base-sepolia, avalanche-fuji]
+"""
+
+RETURN = r"""
+transfers:
+  description: Per network, action (funded, swept, skipped, dust, would_fund, would_sweep, error), amount, fee, tx, balances before/after (base units and formatted).
+  returned: always
+  type: dict
+lines:
+  description: One line per network for the operator.
+  returned: always
+  type: list
+errors:
+  description: Networks that failed, with the reason.
+  returned: always
+  type: list
+"""
+
+try:
+    import botocore
+except ImportError:
+    pass
+
+from ansible.module_utils.facilitator_ops.secrets_clients import secretsmanager_client
+from ansible.module_utils.facilitator_ops.wallet_aws import AwsContext
+from ansible.module_utils.facilitator_ops.wallet_rotation import RotationError
+from ansible.module_utils.facilitator_ops.wallet_rotation import format_result
+from ansible.module_utils.facilitator_ops.wallet_rotation import result_line
+from ansible.module_utils.facilitator_ops.wallet_rotation import transfer_all
+from ansible.module_utils.facilitator_ops.wallet_secret import WalletSecret
+from ansible.module_utils.facilitator_ops.wallet_secret import WalletSecretError
+from ansible.module_utils.facilitator_ops.wallet_state import StateError
+from ansible.module_utils.facilitator_ops.wallet_state import transfer_stage_check
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+
+
+def main():
+    module = AnsibleAWSModule(
+        argument_spec=dict(
+            mode=dict(type="str", required=True, choices=["fund", "sweep"]),
+            secret_arn=dict(type="str", required=True),
+            kind=dict(type="str", required=True, choices=["evm", "solana"]),
+            old_version=dict(type="str", required=True),
+            new_version=dict(type="str", required=True),
+            expected_old_address=dict(type="str", required=True),
+            expected_new_address=dict(type="str", required=True),
+            to_address=dict(type="str"),
+            networks=dict(type="dict", required=True),
+            network_names=dict(type="list", elements="str", required=True),
+            parallel=dict(type="bool", default=True),
+            timeout=dict(type="int", default=180),
+            rpc_timeout=dict(type="float", default=20.0),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    parts = p["secret_arn"].split(":")
+    if len(parts) < 7 or parts[2] != "secretsmanager":
+        module.fail_json(msg=f"secret_arn is not a Secrets Manager ARN: {p['secret_arn']}")
+    label = parts[6]
+    ctx = AwsContext(module)
+    try:
+        nets = ctx.networks(p["networks"])
+        unknown = [n for n in p["network_names"] if n not in nets]
+        if unknown:
+            raise RotationError(f"unknown network(s) {', '.join(unknown)}")
+        ws = WalletSecret(secretsmanager_client(module, parts[3]), p["secret_arn"], p["kind"], label=label)
+        st = ws.state()
+        transfer_stage_check(p["mode"], st, p["old_version"], p["new_version"])
+        old = ws.read(p["old_version"])
+        new = ws.read(p["new_version"])
+        if old.address.lower() != p["expected_old_address"].lower():
+            raise RotationError(f"old version {p['old_version']} holds {old.address}, expected {p['expected_old_address']}")
+        if new.address.lower() != p["expected_new_address"].lower():
+            raise RotationError(f"new version {p['new_version']} holds {new.address}, expected {p['expected_new_address']}")
+        dest = new.address if p["mode"] == "fund" else (p["to_address"] or new.address)
+        if dest.lower() == old.address.lower():
+            raise RotationError("destination is the old wallet itself")
+        signer = old.signer()
+        jobs, skipped = [], {}
+        for name in p["network_names"]:
+            net = nets[name]
+            if not net["transfers"]:
+                skipped[name] = dict(network=name, kind=net["kind"], action="skipped", reason=net["transfers_skip_reason"])
+                continue
+            chain = ctx.chain(net, p["rpc_timeout"])
+            if p["mode"] == "fund":
+                def job(chain=chain, net=net):
+                    return format_result(chain.fund(signer, dest, net["target"], timeout=p["timeout"],
+                                                    check_mode=module.check_mode), net)
+            else:
+                def job(chain=chain, net=net):
+                    return format_result(chain.sweep(signer, dest, timeout=p["timeout"], check_mode=module.check_mode,
+                                                     dust_threshold=net["dust"]), net)
+            jobs.append((name, job))
+        results = transfer_all(jobs, parallel=p["parallel"])
+        results.update(skipped)
+        del signer, old
+    except (RotationError, WalletSecretError, StateError) as e:
+        module.fail_json(msg=f"{label}: {p['mode']}: {e}", transfers={}, errors=[str(e)])
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+        module.fail_json_aws(e, msg=f"{label}: AWS call failed")
+    errors = [r["error"] for r in results.values() if r.get("action") == "error"]
+    moved = [n for n, r in results.items() if r.get("action") in ("funded", "swept")]
+    out = dict(changed=bool(moved) or (module.check_mode and any(
+        r.get("action", "").startswith("would_") for r in results.values())),
+        transfers=results, errors=errors, destination=dest, mode=p["mode"],
+        lines=[f"{label} " + result_line(n, r) for n, r in sorted(results.items())])
+    if errors:
+        module.fail_json(msg=f"{label}: {p['mode']} failed on {len(errors)} network(s): " + " | ".join(errors), **out)
+    module.exit_json(**out)
+
+
+if __name__ == "__main__":
+    main()

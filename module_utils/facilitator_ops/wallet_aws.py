@@ -1,0 +1,46 @@
+# -*- coding: utf-8 -*-
+"""AWS plumbing shared by the wallet_* modules: a Secrets Manager client per
+region (wallet secrets live where the task definition's valueFrom says, e.g.
+the monorepo's us-east-1 before the migration), RPC URLs read from Secrets
+Manager inside the module, chains built from the validated network config.
+"""
+from __future__ import annotations
+
+from ansible.module_utils.facilitator_ops.secrets_clients import secretsmanager_client
+from ansible.module_utils.facilitator_ops.wallet_rotation import RotationError
+from ansible.module_utils.facilitator_ops.wallet_rotation import chain_for
+from ansible.module_utils.facilitator_ops.wallet_rotation import network_config
+from ansible.module_utils.facilitator_ops.wallet_rotation import resolve_rpc_url
+
+WALLET_SPEC = dict(
+    name=dict(type="str", required=True),
+    kind=dict(type="str", required=True, choices=["evm", "solana"]),
+    env=dict(type="list", elements="str", required=True),
+    secret=dict(type="str"),
+    networks=dict(type="list", elements="str", default=[]),
+)
+
+
+class AwsContext:
+    def __init__(self, module):
+        self.module = module
+        self._clients = {}
+
+    def secrets(self, region=None):
+        region = region or self.module.region
+        if region not in self._clients:
+            self._clients[region] = secretsmanager_client(self.module, region)
+        return self._clients[region]
+
+    def read_secret_string(self, region, secret_id):
+        resp = self.secrets(region).get_secret_value(aws_retry=True, SecretId=secret_id)
+        if resp.get("SecretString") is None:
+            raise RotationError(f"{secret_id}: binary secret, expected an RPC URL map")
+        return resp["SecretString"]
+
+    def networks(self, raw):
+        return {name: network_config(name, cfg) for name, cfg in (raw or {}).items()}
+
+    def chain(self, net, timeout=20.0):
+        url = resolve_rpc_url(net, self.read_secret_string)
+        return chain_for(net, url, timeout=timeout)

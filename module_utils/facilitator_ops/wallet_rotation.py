@@ -1,0 +1,357 @@
+# -*- coding: utf-8 -*-
+"""Orchestration of the wallet rotation modules (pre-flight, fund, sweep).
+
+- `live_wallet_secrets()` reads which secrets the RUNNING task definition
+  injects (by `valueFrom`), with production's variable precedence
+  (EVM_PRIVATE_KEY_TESTNET before the legacy EVM_PRIVATE_KEY), so the live
+  secret is rotated and never a legacy copy.
+- `network_config()` validates one network's inventory entry (kind, chain,
+  target/floor in native units, RPC URL or the Secrets Manager key holding it).
+- `preflight()` puts it together: per wallet its phase (wallet_state), old and
+  new address, per network balances, what funding needs, refusals naming the
+  network, dependencies bound to the old address.
+- `transfer_all()` runs fund or sweep on every network of a wallet in
+  parallel and collects one result (or one error) per network.
+"""
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible.module_utils.facilitator_ops.ecs_secrets import ResolveError
+from ansible.module_utils.facilitator_ops.ecs_secrets import parse_value_from
+from ansible.module_utils.facilitator_ops.wallet_evm import EvmChain
+from ansible.module_utils.facilitator_ops.wallet_evm import TransferRefused
+from ansible.module_utils.facilitator_ops.wallet_fees import FeeError
+from ansible.module_utils.facilitator_ops.wallet_fees import SOLANA_RENT_EXEMPT_MIN
+from ansible.module_utils.facilitator_ops.wallet_fees import TRANSFER_GAS
+from ansible.module_utils.facilitator_ops.wallet_fees import decimals_for
+from ansible.module_utils.facilitator_ops.wallet_fees import evm_fund_fees
+from ansible.module_utils.facilitator_ops.wallet_fees import from_base_units
+from ansible.module_utils.facilitator_ops.wallet_fees import to_base_units
+from ansible.module_utils.facilitator_ops.wallet_rpc import JsonRpc
+from ansible.module_utils.facilitator_ops.wallet_rpc import RpcError
+from ansible.module_utils.facilitator_ops.wallet_secret import WalletSecret
+from ansible.module_utils.facilitator_ops.wallet_secret import WalletSecretError
+from ansible.module_utils.facilitator_ops.wallet_solana import SolanaChain
+
+KINDS = ("evm", "solana")
+
+
+class RotationError(Exception):
+    """Safe to print."""
+
+
+# ---------------------------------------------------------------- config
+
+
+def network_config(name, cfg):
+    """Validated network entry with base-unit amounts. Raises RotationError."""
+    if not isinstance(cfg, dict):
+        raise RotationError(f"network {name}: not a mapping")
+    kind = cfg.get("kind")
+    if kind not in KINDS:
+        raise RotationError(f"network {name}: kind must be evm or solana, got {kind!r}")
+    dec = decimals_for(kind)
+    try:
+        target = to_base_units(cfg.get("target"), dec)
+        floor = to_base_units(cfg.get("floor", "0"), dec)
+        dust = to_base_units(cfg.get("dust", "0"), dec)
+    except FeeError as e:
+        raise RotationError(f"network {name}: target/floor/dust: {e}") from None
+    if target <= 0:
+        raise RotationError(f"network {name}: target must be > 0")
+    if floor > target:
+        raise RotationError(f"network {name}: floor {cfg.get('floor')} is above target {cfg.get('target')}")
+    if kind == "solana" and target < SOLANA_RENT_EXEMPT_MIN:
+        raise RotationError(f"network {name}: target below Solana's rent-exempt minimum")
+    transfers = cfg.get("transfers", True)
+    if transfers and not (cfg.get("rpc_url") or cfg.get("rpc_secret")):
+        raise RotationError(f"network {name}: rpc_url or rpc_secret (+ rpc_key) is required")
+    if kind == "evm" and not cfg.get("chain_id"):
+        raise RotationError(f"network {name}: chain_id is required (it guards against a wrong RPC URL)")
+    return dict(name=name, kind=kind, target=target, floor=floor, dust=dust, decimals=dec,
+                symbol=cfg.get("symbol") or ("SOL" if kind == "solana" else "ETH"),
+                chain_id=cfg.get("chain_id"), genesis_hash=cfg.get("genesis_hash"), l1_fee=cfg.get("l1_fee"),
+                priority_fee_wei=cfg.get("priority_fee_wei"), transfers=bool(transfers),
+                transfers_skip_reason=cfg.get("transfers_skip_reason") or "transfers disabled for this network",
+                rpc_url=cfg.get("rpc_url"), rpc_secret=cfg.get("rpc_secret"), rpc_key=cfg.get("rpc_key") or name,
+                rpc_region=cfg.get("rpc_region"))
+
+
+def resolve_rpc_url(net, secret_reader):
+    """The RPC URL, from the inventory or from a Secrets Manager JSON map
+    (production URLs carry API keys). Never returned to Ansible."""
+    if net.get("rpc_url"):
+        return net["rpc_url"]
+    text = secret_reader(net.get("rpc_region"), net["rpc_secret"])
+    try:
+        doc = json.loads(text)
+    except (TypeError, ValueError):
+        doc = None
+    if isinstance(doc, dict):
+        if net["rpc_key"] not in doc:
+            raise RotationError(f"network {net['name']}: key {net['rpc_key']!r} missing in {net['rpc_secret']}")
+        return doc[net["rpc_key"]]
+    return text
+
+
+def chain_for(net, rpc_url, transport=None, timeout=20.0):
+    rpc = JsonRpc(rpc_url, net["name"], timeout=timeout, transport=transport)
+    if net["kind"] == "evm":
+        return EvmChain(rpc, net["name"], chain_id=net["chain_id"], l1_fee=net.get("l1_fee"),
+                        priority_fee_wei=net.get("priority_fee_wei"))
+    return SolanaChain(rpc, net["name"], genesis_hash=net.get("genesis_hash"))
+
+
+def fmt(value, net):
+    return None if value is None else f"{from_base_units(value, net['decimals'])} {net['symbol']}"
+
+
+# ---------------------------------------------------------------- task definition
+
+
+def pick_container(taskdef, name):
+    for c in taskdef.get("containerDefinitions") or []:
+        if c.get("name") == name:
+            return c
+    raise RotationError(f"the task definition has no container named {name!r}")
+
+
+def live_wallet_secrets(container, wallets):
+    """For each configured wallet, the secret the container actually reads.
+
+    wallets: [{name, kind, env: [VAR, fallback...], secret?: expected name}].
+    Returns (resolved list, problems)."""
+    by_env = {}
+    for s in container.get("secrets") or []:
+        by_env[s.get("name")] = s.get("valueFrom") or s.get("value_from")
+    plain = {e.get("name") for e in container.get("environment") or []}
+    out, problems, seen = [], [], {}
+    for w in wallets:
+        envs = w.get("env") or []
+        envs = [envs] if isinstance(envs, str) else list(envs)
+        hit = next((e for e in envs if e in by_env or e in plain), None)
+        if hit is None:
+            problems.append(f"{w['name']}: the task definition reads none of {', '.join(envs)}")
+            continue
+        if hit in plain:
+            problems.append(f"{w['name']}: {hit} is a plain environment variable in the task definition, "
+                            f"not a secret: refusing to rotate a key kept outside Secrets Manager")
+            continue
+        try:
+            ref = parse_value_from(by_env[hit])
+        except ResolveError as e:
+            problems.append(f"{w['name']}: {e}")
+            continue
+        name = ref["arn"].split(":")[6]
+        if ref["json_key"] != "private_key":
+            problems.append(f"{w['name']}: {hit} reads {'key ' + repr(ref['json_key']) if ref['json_key'] else 'the whole secret'}"
+                            f" of {name}, expected the private_key of a {{private_key, address}} document")
+            continue
+        if ref["version_stage"] or ref["version_id"]:
+            problems.append(f"{w['name']}: {hit} pins {ref['version_stage'] or ref['version_id']} of {name}: "
+                            f"a promoted version would never reach the facilitator")
+            continue
+        expected = w.get("secret")
+        if expected and not (name == expected or name.rsplit("-", 1)[0] == expected):
+            problems.append(f"{w['name']}: the task definition reads {name} for {hit}, the inventory says "
+                            f"{expected}: fix the inventory (wallet_rotation_wallets) or the task definition")
+            continue
+        if ref["arn"] in seen:
+            problems.append(f"{w['name']}: {hit} reads the same secret as {seen[ref['arn']]}: rotate them as one "
+                            f"wallet (one entry with both variables)")
+            continue
+        seen[ref["arn"]] = w["name"]
+        fallbacks = [e for e in envs if e != hit]
+        shadow = [e for e in fallbacks if e in by_env and envs.index(e) > envs.index(hit)]
+        out.append(dict(name=w["name"], kind=w["kind"], env=hit, secret_arn=ref["arn"], secret_name=name,
+                        region=ref["region"], networks=list(w.get("networks") or []),
+                        unused_fallbacks=shadow))
+    return out, problems
+
+
+# ---------------------------------------------------------------- pre-flight
+
+
+def uncovered_networks(w, served, catalog):
+    """Networks the facilitator serves with this wallet's key but the rotation
+    would not fund: the new key would go live there with no gas."""
+    if not served or not catalog:
+        return []
+    family = "svm" if w["kind"] == "solana" else "evm"
+    env = w.get("env") or ""
+    tier = "mainnet" if env.endswith("_MAINNET") else "testnet" if env.endswith("_TESTNET") else None
+    out = []
+    for name in served:
+        c = catalog.get(name) or {}
+        if c.get("kind") != family or (tier and c.get("tier") != tier):
+            continue
+        if name not in w["networks"]:
+            out.append(name)
+    return sorted(out)
+
+
+def dependencies_for(address, dependencies, wallet_name):
+    hits = []
+    for d in dependencies or []:
+        bound = str(d.get("bound_address") or "")
+        if (bound and bound.lower() == str(address).lower()) or d.get("wallet") == wallet_name:
+            hits.append(dict(name=d.get("name", "?"), network=d.get("network"), kind=d.get("kind", "contract"),
+                             address=d.get("address"), note=d.get("note", "")))
+    return hits
+
+
+def preflight_wallet(w, nets, secret_client, chain_factory, dependencies=(), aws_retry=True):
+    """One wallet's pre-flight. secret_client(region) -> boto3 client;
+    chain_factory(net) -> EvmChain/SolanaChain. Never raises for a network
+    problem: it is reported under that network and as a refusal."""
+    ws = WalletSecret(secret_client(w["region"]), w["secret_arn"], w["kind"], label=w["secret_name"],
+                      aws_retry=aws_retry)
+    st = ws.state()
+    old = ws.read(st["old"])
+    new = ws.read(st["new"]) if st["new"] else None
+    report = dict(w, phase=st["phase"], versions=dict(current=st["current"], pending=st["pending"],
+                                                      previous=st["previous"], old=st["old"], new=st["new"]),
+                  old_address=old.address, new_address=new.address if new else None, networks={}, refusals=[],
+                  warnings=[], underfunded=[], dependencies=dependencies_for(old.address, dependencies, w["name"]))
+    nets_of = list(w["networks"])
+    report["proof_old"] = dict(wallet=w["name"], kind=w["kind"], expect=old.address,
+                               replaced=new.address if new else None, networks=nets_of)
+    report["proof_new"] = dict(wallet=w["name"], kind=w["kind"], expect=new.address, replaced=old.address,
+                               networks=nets_of) if new else None
+    if st["phase"] == "promoted" and new is not None and new.address == old.address:
+        report["refusals"].append(f"{w['name']}: old and new versions hold the same address")
+    for name in w["networks"]:
+        net = nets[name]
+        if net["kind"] != w["kind"]:
+            report["refusals"].append(f"{w['name']}: network {name} is {net['kind']}, the wallet is {w['kind']}")
+            continue
+        entry = dict(kind=net["kind"], symbol=net["symbol"], target=net["target"], floor=net["floor"],
+                     target_fmt=fmt(net["target"], net), floor_fmt=fmt(net["floor"], net), transfers=net["transfers"])
+        report["networks"][name] = entry
+        if not net["transfers"]:
+            entry.update(status="skipped", reason=net["transfers_skip_reason"])
+            continue
+        try:
+            chain = chain_factory(net)
+            if net["kind"] == "evm":
+                chain.check_chain_id()
+            else:
+                chain.check_genesis()
+            old_bal = chain.balance(old.address)
+            entry.update(old_balance=old_bal, old_balance_fmt=fmt(old_bal, net))
+            if old_bal < net["floor"] and st["phase"] != "promoted":
+                report["warnings"].append(f"{name}: the old wallet holds {fmt(old_bal, net)}, below the floor "
+                                          f"{fmt(net['floor'], net)}")
+            if new is not None:
+                new_bal = chain.balance(new.address)
+                entry.update(new_balance=new_bal, new_balance_fmt=fmt(new_bal, net))
+            else:
+                new_bal = 0
+            if st["phase"] == "pending" and new_bal < net["floor"]:
+                report["underfunded"].append(f"{name}: {fmt(new_bal, net)} < floor {fmt(net['floor'], net)}")
+            if st["phase"] == "promoted":
+                entry.update(status="to_sweep" if old_bal > net["dust"] else "swept")
+                continue
+            if net["kind"] == "evm":
+                plan = chain.plan_fund(old.address, new.address if new else old.address, net["target"]) \
+                    if new is not None else _fresh_plan(chain, old.address, net)
+                need, cap = plan["need"], plan["max_cost"]
+            else:
+                need = max(0, net["target"] - new_bal)
+                cap = 5000 + SOLANA_RENT_EXEMPT_MIN
+            entry.update(need=need, need_fmt=fmt(need, net), fee_cap=cap, fee_cap_fmt=fmt(cap, net))
+            if need == 0:
+                entry.update(status="funded")
+            elif old_bal < need + cap:
+                entry.update(status="cannot_fund")
+                report["refusals"].append(
+                    f"{name}: the old wallet {old.address} holds {fmt(old_bal, net)}, cannot fund the new one with "
+                    f"{fmt(need, net)} + fees {fmt(cap, net)} (top it up, or lower wallet_rotation_networks.{name}.target)")
+            else:
+                entry.update(status="to_fund")
+        except (RpcError, TransferRefused, RotationError) as e:
+            entry.update(status="error", reason=str(e))
+            report["refusals"].append(f"{name}: {e}")
+    return report
+
+
+def _fresh_plan(chain, old_address, net):
+    base, prio = chain.fees()
+    if base is None:
+        cap = prio * TRANSFER_GAS
+    else:
+        cap = evm_fund_fees(base, prio)[2]
+    return dict(need=net["target"], max_cost=cap)
+
+
+def recently_rotated(reports, last, min_interval_minutes, now):
+    """Idle wallets whose AWSCURRENT is the version this tool finished less
+    than min_interval_minutes ago: running again would rotate a second time."""
+    out = []
+    for r in reports:
+        rec = (last or {}).get(r["secret_arn"]) or {}
+        if r["phase"] != "idle" or rec.get("current_version") != r["versions"]["current"]:
+            continue
+        age = now - float(rec.get("finished_epoch") or 0)
+        if age < 60 * int(min_interval_minutes):
+            out.append(f"{r['name']} ({r['secret_name']}, {int(age // 60)} min ago)")
+    return out
+
+
+# ---------------------------------------------------------------- transfers
+
+
+def transfer_all(jobs, parallel=True):
+    """jobs: [(network, callable)] -> {network: result or {'error': msg}}."""
+    results = {}
+    if not jobs:
+        return results
+
+    def run(job):
+        name, fn = job
+        try:
+            return name, fn()
+        except (RpcError, TransferRefused, RotationError, WalletSecretError) as e:
+            return name, dict(network=name, action="error", error=str(e))
+        except Exception as e:  # signing/library errors: the class only, never a message that could quote a key
+            return name, dict(network=name, action="error", error=f"{name}: {e.__class__.__name__}")
+
+    if parallel and len(jobs) > 1:
+        with ThreadPoolExecutor(max_workers=min(8, len(jobs))) as pool:
+            for name, res in pool.map(run, jobs):
+                results[name] = res
+    else:
+        for job in jobs:
+            name, res = run(job)
+            results[name] = res
+    return results
+
+
+def format_result(res, net):
+    out = dict(res)
+    for k in ("amount", "fee", "old_before", "old_after", "new_before", "new_after", "dust", "target"):
+        if out.get(k) is not None:
+            out[k + "_fmt"] = fmt(out[k], net)
+    return out
+
+
+def result_line(network, res):
+    """One line an operator reads: what happened on a network."""
+    bits = [f"{network}: {res.get('action')}"]
+    if res.get("amount"):
+        bits.append(f"{res.get('amount_fmt')} {res.get('sender', '?')} -> {res.get('recipient', '?')}")
+    if res.get("tx"):
+        bits.append(f"tx {res['tx']}")
+    if res.get("fee"):
+        bits.append(f"fee {res.get('fee_fmt')}")
+    if res.get("new_after_fmt"):
+        bits.append(f"recipient now {res['new_after_fmt']}")
+    if res.get("old_after_fmt") is not None and res.get("action") in ("swept", "dust", "skipped"):
+        bits.append(f"old wallet left {res['old_after_fmt']}")
+    if res.get("reason"):
+        bits.append(f"({res['reason']})")
+    if res.get("error"):
+        bits.append(res["error"])
+    return " ".join(bits)

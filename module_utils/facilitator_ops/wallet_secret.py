@@ -1,0 +1,168 @@
+# -*- coding: utf-8 -*-
+"""Wallet secrets: read a version's {private_key, address}, generate a new key
+INSIDE this process and store it as AWSPENDING, move the stages.
+
+Nothing returned from here holds key material: `Wallet` keeps the key in a
+slot that its repr hides, and callers only return `.address`/`.kind`.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+
+from ansible.module_utils.facilitator_ops.secret_values import short
+from ansible.module_utils.facilitator_ops.secret_values import value_digest
+from ansible.module_utils.facilitator_ops.secret_values import wallet_address_matches
+from ansible.module_utils.facilitator_ops.wallet_state import CURRENT
+from ansible.module_utils.facilitator_ops.wallet_state import PENDING
+from ansible.module_utils.facilitator_ops.wallet_state import phase_of
+
+WALLET_SHAPE = ("address", "private_key")
+
+
+class WalletSecretError(Exception):
+    """Safe to print: names secrets, versions and addresses, never values."""
+
+
+class Wallet:
+    """One wallet version held in memory. `signer()` gives the eth-account
+    account or the solders keypair for signing; never serialise this."""
+
+    __slots__ = ("kind", "address", "version_id", "_key")
+
+    def __init__(self, kind, address, version_id, key):
+        self.kind = kind
+        self.address = address
+        self.version_id = version_id
+        self._key = key
+
+    def __repr__(self):
+        return f"Wallet({self.kind}, {self.address}, {self.version_id})"
+
+    def signer(self):
+        if self.kind == "evm":
+            from eth_account import Account
+
+            return Account.from_key(self._key)
+        from solders.keypair import Keypair
+
+        return Keypair.from_base58_string(self._key)
+
+    def public(self):
+        return dict(kind=self.kind, address=self.address, version_id=self.version_id)
+
+
+def generate(kind):
+    """A new wallet document, generated here (eth-account / solders)."""
+    if kind == "evm":
+        from eth_account import Account
+
+        acct = Account.create()
+        return {"private_key": "0x" + bytes(acct.key).hex(), "address": acct.address}
+    if kind == "solana":
+        from solders.keypair import Keypair
+
+        kp = Keypair()
+        return {"private_key": str(kp), "address": str(kp.pubkey())}
+    raise WalletSecretError(f"unknown wallet kind {kind!r} (evm, solana)")
+
+
+def parse_wallet(text, kind, label, version_id):
+    """Validate a wallet document and return a Wallet (or raise, naming only
+    key names)."""
+    try:
+        doc = json.loads(text)
+    except (TypeError, ValueError):
+        raise WalletSecretError(f"{label} ({version_id}): not a JSON object") from None
+    if not isinstance(doc, dict):
+        raise WalletSecretError(f"{label} ({version_id}): not a JSON object")
+    missing = [k for k in WALLET_SHAPE if k not in doc]
+    if missing:
+        raise WalletSecretError(f"{label} ({version_id}): missing key(s) {', '.join(missing)} "
+                                f"(a wallet secret is {{private_key, address}})")
+    extra = sorted(set(doc) - set(WALLET_SHAPE))
+    if extra:
+        raise WalletSecretError(f"{label} ({version_id}): unexpected key(s) {', '.join(extra)}: a new version would "
+                                f"drop them; only {{private_key, address}} is supported")
+    ok, found = wallet_address_matches(doc)
+    if found != kind:
+        raise WalletSecretError(f"{label} ({version_id}): holds a {found or 'unknown'} key, expected {kind}")
+    if not ok:
+        raise WalletSecretError(f"{label} ({version_id}): the address does not belong to the private key")
+    return Wallet(kind, doc["address"], version_id, doc["private_key"])
+
+
+class WalletSecret:
+    """One wallet secret (an ARN in its region) through a boto3 client."""
+
+    def __init__(self, client, arn, kind, label=None, aws_retry=True):
+        self.client = client
+        self.aws_retry = aws_retry
+        self.arn = arn
+        self.kind = kind
+        self.label = label or arn.split(":")[-1]
+
+    def _call(self, name, **kw):
+        fn = getattr(self.client, name)
+        if self.aws_retry:  # AnsibleAWSModule's retrying wrapper; a plain boto3 client (tests) has none
+            kw["aws_retry"] = True
+        return fn(**kw)
+
+    def describe(self):
+        d = self._call("describe_secret", SecretId=self.arn)
+        if d.get("DeletedDate"):
+            raise WalletSecretError(f"{self.label}: the secret is scheduled for deletion")
+        return d
+
+    def state(self):
+        d = self.describe()
+        st = phase_of(d.get("VersionIdsToStages") or {})
+        st["arn"] = d["ARN"]
+        st["name"] = d.get("Name")
+        return st
+
+    def read(self, version_id):
+        resp = self._call("get_secret_value", SecretId=self.arn, VersionId=version_id)
+        if resp.get("SecretString") is None:
+            raise WalletSecretError(f"{self.label} ({version_id}): binary secret, expected a JSON wallet document")
+        return parse_wallet(resp["SecretString"], self.kind, self.label, version_id)
+
+    def create_pending(self, check_mode=False):
+        """Reuse AWSPENDING when present, else generate a key and store it as
+        AWSPENDING. Returns (wallet or None in check mode, created)."""
+        st = self.state()
+        if st["pending"] is not None:
+            return self.read(st["pending"]), False
+        if check_mode:
+            return None, True
+        doc = generate(self.kind)
+        token = str(uuid.uuid4())
+        text = json.dumps(doc)
+        digest = short(value_digest(string_value=text))
+        resp = self._call("put_secret_value", SecretId=self.arn, SecretString=text, VersionStages=[PENDING],
+                          ClientRequestToken=token)
+        del doc, text
+        vid = resp.get("VersionId", token)
+        after = self.state()
+        if after["pending"] != vid:
+            raise WalletSecretError(
+                f"{self.label}: AWSPENDING moved to {after['pending']} while this run created {vid}: another "
+                f"rotation is running; stop it, then rerun (the orphan version {vid} holds no funds)")
+        wallet = self.read(vid)
+        written = self._call("get_secret_value", SecretId=self.arn, VersionId=vid)["SecretString"]
+        if short(value_digest(string_value=written)) != digest:
+            raise WalletSecretError(f"{self.label}: the stored AWSPENDING version differs from what was written")
+        return wallet, True
+
+    def move_current(self, to_version, from_version):
+        """AWSCURRENT -> to_version (the version losing it becomes AWSPREVIOUS)."""
+        if to_version == from_version:
+            return False
+        self._call("update_secret_version_stage", SecretId=self.arn, VersionStage=CURRENT,
+                   MoveToVersionId=to_version, RemoveFromVersionId=from_version)
+        return True
+
+    def remove_pending(self, version_id):
+        self._call("update_secret_version_stage", SecretId=self.arn, VersionStage=PENDING,
+                   RemoveFromVersionId=version_id)
+        return True

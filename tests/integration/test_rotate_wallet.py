@@ -1,0 +1,500 @@
+"""rotate_wallet.yml end to end on the local stack, in a private world.
+
+- A private moto (seeded by playbooks/local_stack_seed.yml) whose live wallet
+  secrets (the ones the seeded task definition reads by valueFrom) are replaced
+  by fresh random keys: the canaries of the leak scan.
+- Two private anvil chains (chain ids 84532 / 43113, free ports) with the
+  project token deployed by stack/chain/deploy.py: the shared chains are left
+  alone, and every wei on these chains can be accounted for.
+- The deploy role's local runtime runs the facilitator from the registered task
+  definition under its own container name on a free port.
+
+Every run is -vvv; after every run the captured output, the audit and state
+dirs and every temp file are scanned for the old keys AND the new keys (read
+from moto after the run).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from helpers.leakscan import LeakScanner
+from helpers.moto import MotoServer
+from helpers.moto import free_port
+from helpers.playbook import REPO
+from helpers.playbook import PlaybookRun
+from helpers.playbook import ansible_playbook_bin
+from helpers.playbook import run_playbook
+
+docker = pytest.importorskip("docker")
+
+REGISTRY = "127.0.0.1:5001"
+IMAGE = f"{REGISTRY}/facilitator:1.0.0"
+FAMILY = "facilitator-production"
+EVM_SECRET = "karmacadabra-facilitator-testnet"
+SOL_SECRET = "karmacadabra-solana-keypair"
+CHAINS = {"base-sepolia": 84532, "avalanche-fuji": 43113}
+ANVIL = REPO / "stack" / "chain" / "node_modules" / ".bin" / "anvil"
+START_ETH = 50
+
+
+# ---------------------------------------------------------------- world
+
+
+def _rpc(url, method, *params):
+    req = urllib.request.Request(url, data=json.dumps({"jsonrpc": "2.0", "id": 1, "method": method,
+                                                       "params": list(params)}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        out = json.load(r)
+    if "error" in out:
+        raise RuntimeError(out["error"])
+    return out["result"]
+
+
+def _docker():
+    try:
+        client = docker.from_env()
+        client.ping()
+        return client
+    except Exception as e:  # noqa: BLE001
+        pytest.skip(f"Docker engine not reachable: {e}")
+
+
+def _image(client):
+    try:
+        client.images.get(IMAGE)
+    except docker.errors.ImageNotFound:
+        if not list((REPO / "facilitator" / ".wheels").glob("*.whl")):
+            pytest.skip(f"{IMAGE} absent and facilitator/.wheels empty: run facilitator/build-wheels.sh")
+        subprocess.run(["docker", "build", "-q", "--network", "host", "--build-arg", "FACILITATOR_VERSION=1.0.0",
+                        "-t", IMAGE, str(REPO / "facilitator")], check=True, capture_output=True)
+
+
+class Anvils:
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.procs, self.urls = [], {}
+
+    def start(self):
+        if not ANVIL.exists():
+            pytest.skip("anvil not installed (stack/chain/chains.sh install)")
+        for name, cid in CHAINS.items():
+            port = free_port()
+            log = open(self.tmp / f"anvil-{name}.log", "wb")
+            self.procs.append(subprocess.Popen([str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--chain-id",
+                                                str(cid), "--silent"], stdout=log, stderr=subprocess.STDOUT))
+            self.urls[name] = f"http://127.0.0.1:{port}"
+        for name, url in self.urls.items():
+            deadline = time.time() + 30
+            while True:
+                try:
+                    assert int(_rpc(url, "eth_chainId"), 16) == CHAINS[name]
+                    break
+                except Exception:  # noqa: BLE001
+                    if time.time() > deadline:
+                        self.stop()
+                        pytest.skip(f"private anvil for {name} did not start")
+                    time.sleep(0.3)
+        return self
+
+    def stop(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+                p.wait(timeout=10)
+
+
+def _evm_wallet():
+    from eth_account import Account
+
+    acct = Account.create()
+    return {"private_key": "0x" + bytes(acct.key).hex(), "address": acct.address}
+
+
+def _sol_wallet():
+    from solders.keypair import Keypair
+
+    kp = Keypair()
+    return {"private_key": str(kp), "address": str(kp.pubkey())}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    client = _docker()
+    _image(client)
+    tmp = tmp_path_factory.mktemp("rotate-world")
+    anvils = Anvils(tmp).start()
+    moto = MotoServer(tmp / "moto.log").start()
+    name = None
+    try:
+        # the project token on the private chains (chain.json + payer key for the payment smoke test)
+        cfg = json.loads((REPO / "stack/chain/chains.json").read_text())
+        for n in cfg["networks"]:
+            n["port"] = int(anvils.urls[n["name"]].rsplit(":", 1)[1])
+        (tmp / "chains.json").write_text(json.dumps(cfg))
+        dep = subprocess.run([str(REPO / ".venv/bin/python"), str(REPO / "stack/chain/deploy.py"), "--config",
+                              str(tmp / "chains.json"), "--output", str(tmp / "chain.json"), "--payer-key-file",
+                              str(tmp / "payer.key"), "--no-compile"], capture_output=True, text=True)
+        if dep.returncode != 0:
+            pytest.skip(f"token deploy on the private chains failed: {dep.stderr[-400:]}")
+        seed = run_playbook("playbooks/local_stack_seed.yml", tmp, extra_vars={"aws_endpoint_url": moto.endpoint},
+                            verbosity=None)
+        if seed.rc != 0:
+            pytest.fail("seeding the private moto failed:\n" + seed.tail())
+        # Fresh live wallets (canaries) in the secrets the seeded task definition reads.
+        scanner = LeakScanner()
+        src = moto.client("secretsmanager", "us-east-1")
+        evm, sol = _evm_wallet(), _sol_wallet()
+        scanner.add("old evm key", evm["private_key"])
+        scanner.add("old evm key (no 0x)", evm["private_key"][2:])
+        scanner.add("old solana key", sol["private_key"])
+        src.put_secret_value(SecretId=EVM_SECRET, SecretString=json.dumps(evm))
+        src.put_secret_value(SecretId=SOL_SECRET, SecretString=json.dumps(sol))
+        dst = moto.client("secretsmanager", "us-east-2")
+        dst.put_secret_value(SecretId="facilitator-rpc-testnet", SecretString=json.dumps(
+            {**anvils.urls, "solana-devnet": "http://127.0.0.1:8899"}))
+        for url in anvils.urls.values():
+            _rpc(url, "anvil_setBalance", evm["address"], hex(START_ETH * 10**18))
+        port = free_port()
+        name = f"facilitator-rotate-test-{port}"
+        base = f"http://127.0.0.1:{port}"
+        networks = {
+            "base-sepolia": {"kind": "evm", "chain_id": 84532, "rpc_url": anvils.urls["base-sepolia"],
+                             "symbol": "ETH", "target": "1", "floor": "0.1"},
+            "avalanche-fuji": {"kind": "evm", "chain_id": 43113, "rpc_url": anvils.urls["avalanche-fuji"],
+                               "symbol": "AVAX", "target": "5", "floor": "1"},
+            "solana-devnet": {"kind": "solana", "symbol": "SOL", "target": "2", "floor": "0.5", "transfers": False,
+                              "transfers_skip_reason": "no Solana chain on the local stack"},
+        }
+        w = dict(moto=moto, anvils=anvils, src=src, scanner=scanner, tmp=tmp, name=name, url=base,
+                 evm_old=evm["address"], sol_old=sol["address"], docker=client,
+                 vars={"aws_endpoint_url": moto.endpoint, "ecs_deploy_local_runtime_name": name,
+                       "ecs_deploy_local_runtime_port": port, "ecs_deploy_base_url": base,
+                       "facilitator_base_url": base, "ecs_deploy_local_runtime_replace": [],
+                       "ecs_deploy_local_runtime_health_timeout": 45, "wallet_rotation_networks": networks,
+                       "wallet_rotation_payment_smoke": False,
+                       "facilitator_verify_chain_state_file": str(tmp / "chain.json"),
+                       "facilitator_verify_payer_key_file": str(tmp / "payer.key")})
+        # The facilitator runs with the old wallet before the rotation (as in production).
+        up = run_playbook("deploy.yml", tmp, extra_vars={**w["vars"], "image": IMAGE, "force": True,
+                                                          "facilitator_verify_checks": ["health"]},
+                          scanner=scanner)
+        if up.rc != 0:
+            pytest.fail("starting the facilitator in the private world failed:\n" + up.tail())
+        assert evm["address"] in _supported_signers(base)
+        yield w
+    finally:
+        if name:
+            try:
+                client.containers.get(name).remove(force=True)
+            except docker.errors.NotFound:
+                pass
+        moto.stop()
+        anvils.stop()
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _supported_signers(base):
+    with urllib.request.urlopen(base + "/supported", timeout=5) as r:
+        doc = json.load(r)
+    out = set()
+    for k, v in (doc.get("signers") or {}).items():
+        out.update(v if isinstance(v, list) else [v])
+    for kind in doc.get("kinds") or []:
+        fp = (kind.get("extra") or {}).get("feePayer")
+        if fp:
+            out.add(fp)
+    return out
+
+
+def versions(world, secret):
+    return world["src"].describe_secret(SecretId=secret)["VersionIdsToStages"]
+
+
+def wallet_at(world, secret, stage):
+    return json.loads(world["src"].get_secret_value(SecretId=secret, VersionStage=stage)["SecretString"])
+
+
+def all_wallet_keys(world):
+    keys = []
+    for secret in (EVM_SECRET, SOL_SECRET):
+        for vid in versions(world, secret):
+            doc = json.loads(world["src"].get_secret_value(SecretId=secret, VersionId=vid)["SecretString"])
+            keys.append((f"{secret} {vid[:8]}", doc["private_key"]))
+            if doc["private_key"].startswith("0x"):
+                keys.append((f"{secret} {vid[:8]} (no 0x)", doc["private_key"][2:]))
+    return keys
+
+
+def scan_everything(world, run):
+    """Old AND new keys (read from moto now) must appear nowhere the run wrote."""
+    scanner = LeakScanner()
+    for label, key in all_wallet_keys(world):
+        scanner.add(label, key)
+    scanner.assert_clean(texts={"stdout": run.stdout, "stderr": run.stderr},
+                         trees=[Path(d) for d in run.dirs.values()])
+
+
+def balance(world, net, addr):
+    return int(_rpc(world["anvils"].urls[net], "eth_getBalance", addr, "latest"), 16)
+
+
+def gas_spent_by(world, net, addresses):
+    """Fees paid by `addresses` on a private chain, from every block's receipts."""
+    url = world["anvils"].urls[net]
+    addrs = {a.lower() for a in addresses}
+    total, count = 0, {}
+    head = int(_rpc(url, "eth_blockNumber"), 16)
+    for n in range(head + 1):
+        blk = _rpc(url, "eth_getBlockByNumber", hex(n), True)
+        for tx in blk["transactions"]:
+            if tx["from"].lower() in addrs:
+                rec = _rpc(url, "eth_getTransactionReceipt", tx["hash"])
+                total += int(rec["gasUsed"], 16) * int(rec["effectiveGasPrice"], 16)
+                key = (tx["from"].lower(), (tx.get("to") or "").lower())
+                count[key] = count.get(key, 0) + 1
+    return total, count
+
+
+def rotate(world, tmp_path, dirs=None, args=(), **extra):
+    run = run_playbook("rotate_wallet.yml", tmp_path, extra_vars={**world["vars"], **extra}, args=args,
+                       scanner=world["scanner"], dirs=dirs)
+    scan_everything(world, run)
+    # for a human reading a failure (already leak-scanned, outside the scanned dirs)
+    (Path(tmp_path) / f"rotate-{len(list(Path(tmp_path).glob('rotate-*.log')))}.log").write_text(run.output)
+    return run
+
+
+def new_dirs(tmp_path):
+    base = Path(tmp_path) / f"run-{len(list(Path(tmp_path).glob('run-*')))}"
+    dirs = {k: base / v for k, v in (("local_temp", "ansible-local"), ("remote_temp", "ansible-remote"),
+                                     ("tmpdir", "tmp"), ("audit", "audit"), ("state", "state"))}
+    for d in dirs.values():
+        d.mkdir(parents=True, exist_ok=True)
+    return dirs
+
+
+def rotate_killed(world, tmp_path, kill_at, delay=0.0, dirs=None, **extra):
+    """Run rotate_wallet.yml and SIGKILL its whole process group `delay`
+    seconds after the output shows the task header `kill_at` (0 = the previous
+    step is done, the next one not started)."""
+    dirs = dirs or new_dirs(tmp_path)
+    cmd = [ansible_playbook_bin(), "rotate_wallet.yml", "-vvv", "-e", json.dumps({**world["vars"], **extra})]
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_LOCAL_TEMP=str(dirs["local_temp"]),
+               ANSIBLE_REMOTE_TEMP=str(dirs["remote_temp"]), TMPDIR=str(dirs["tmpdir"]),
+               FACILITATOR_OPS_AUDIT_DIR=str(dirs["audit"]), FACILITATOR_OPS_STATE_DIR=str(dirs["state"]),
+               ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1", PYTHONDONTWRITEBYTECODE="1",
+               PYTHONUNBUFFERED="1")  # each line as it is printed: the kill lands at the step boundary
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    out, killed = [], False
+    pattern = re.compile(r"^TASK \[wallet_rotation : " + re.escape(kill_at))
+    for line in proc.stdout:
+        out.append(line)
+        if pattern.search(line):
+            time.sleep(delay)
+            os.killpg(proc.pid, signal.SIGKILL)
+            killed = True
+            break
+    out.append(proc.stdout.read() if not killed else "")
+    proc.wait(timeout=600)
+    run = PlaybookRun(cmd, proc.returncode, "".join(out), "", {k: str(v) for k, v in dirs.items()})
+    world["scanner"].assert_clean(texts={"stdout": run.stdout}, trees=[Path(d) for d in run.dirs.values()])
+    scan_everything(world, run)
+    assert killed, f"the run never reached {kill_at!r}:\n" + run.tail()
+    return run, dirs
+
+
+def flat(text):
+    return " ".join(text.split())
+
+
+def stages_of(world, secret):
+    out = {}
+    for vid, st in versions(world, secret).items():
+        for s in st:
+            out[s] = vid
+    return out
+
+
+# ---------------------------------------------------------------- tests
+
+
+def test_check_mode_is_preflight_and_plan(world, tmp_path):
+    before = versions(world, EVM_SECRET)
+    run = rotate(world, tmp_path, args=["--check"])
+    assert run.rc == 0, run.tail()
+    out = flat(run.stdout)
+    assert "check mode: nothing was changed" in out
+    assert f"old {world['evm_old']}" in out and "phase idle" in out
+    assert "base-sepolia: to_fund" in out and "fund 1 ETH" in out
+    assert versions(world, EVM_SECRET) == before
+    assert run.audit_records("wallet_rotation.jsonl") == []
+
+
+def test_bad_input_fails_in_one_line(world, tmp_path):
+    run = rotate(world, tmp_path, wallet="bitcoin")
+    assert run.rc != 0 and run.recap["changed"] == 0
+    assert "rotate_wallet: -e wallet=bitcoin is not one of evm, solana, all" in flat(run.output)
+
+
+def test_dependency_needs_ack(world, tmp_path):
+    dep = [{"name": "settlement-router", "network": "base-sepolia", "bound_address": world["evm_old"],
+            "note": "operator role"}]
+    run = rotate(world, tmp_path, wallet_rotation_dependencies=dep)
+    assert run.rc != 0
+    assert "settlement-router" in flat(run.output) and "-e ack_dependencies=yes" in flat(run.output)
+    assert "AWSPENDING" not in json.dumps(versions(world, EVM_SECRET))
+
+
+def test_refuses_naming_the_network_when_old_cannot_fund(world, tmp_path):
+    nets = json.loads(json.dumps(world["vars"]["wallet_rotation_networks"]))
+    nets["avalanche-fuji"]["target"] = str(START_ETH * 10)
+    run = rotate(world, tmp_path, wallet_rotation_networks=nets)
+    assert run.rc != 0
+    out = flat(run.output)
+    assert "REFUSED" in out and "avalanche-fuji: the old wallet" in out and "cannot fund the new one" in out
+    assert "AWSPENDING" not in json.dumps(versions(world, EVM_SECRET))
+
+
+def test_failed_proof_rolls_back_to_the_old_key(world, tmp_path):
+    """The facilitator the proof looks at keeps showing the old signer (an ALB
+    still routing to old tasks): roll back, redeploy, prove the old signer."""
+    old_evm = world["evm_old"]
+
+    class Stale(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            body = json.dumps({"kinds": [], "extensions": [], "signers": {"eip155:*": [old_evm]}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Stale)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        run = rotate(world, tmp_path, wallet="evm", wallet_rotation_log_source="none",
+                     wallet_rotation_base_url=f"http://127.0.0.1:{srv.server_port}", wallet_rotation_prove_timeout=6)
+    finally:
+        srv.shutdown()
+    assert run.rc != 0
+    out = flat(run.output)
+    assert "ROTATION ROLLED BACK" in out and "The old wallet is live again" in out, run.tail(80)
+    st = stages_of(world, EVM_SECRET)
+    assert wallet_at(world, EVM_SECRET, "AWSCURRENT")["address"] == old_evm
+    pending = wallet_at(world, EVM_SECRET, "AWSPENDING")["address"]
+    assert st["AWSPENDING"] != st["AWSCURRENT"]
+    # the real facilitator serves the old key again, nothing was swept
+    live = _supported_signers(world["url"])
+    assert old_evm in live and pending not in live
+    for net in CHAINS:
+        assert balance(world, net, pending) > 0
+        assert balance(world, net, old_evm) > 10**18
+    steps = [r["step"] for r in run.audit_records("wallet_rotation.jsonl")]
+    assert "rollback" in steps and "sweep" not in steps
+    world["pending_after_rollback"] = pending
+
+
+def _resume_checks(world):
+    """One new key, funded once, swept, balances conserved (private chains)."""
+    vids = versions(world, EVM_SECRET)
+    new = wallet_at(world, EVM_SECRET, "AWSCURRENT")["address"]
+    old = wallet_at(world, EVM_SECRET, "AWSPREVIOUS")["address"]
+    return vids, old, new
+
+
+def test_interrupted_after_each_step_resumes_to_the_same_end_state(world, tmp_path):
+    """Kill -9 at every step boundary (and once mid-funding), resume each time."""
+    # Start from the state the rollback test left (pending + funded), or a
+    # fresh one: either way exactly one new EVM key must come out.
+    n_versions_before = len(versions(world, EVM_SECRET))
+    had_pending = "AWSPENDING" in json.dumps(versions(world, EVM_SECRET))
+    old = wallet_at(world, EVM_SECRET, "AWSCURRENT")["address"]
+    start = {net: balance(world, net, old) for net in CHAINS}
+    pending = wallet_at(world, EVM_SECRET, "AWSPENDING")["address"] if had_pending else None
+    if pending:
+        start = {net: start[net] + balance(world, net, pending) for net in CHAINS}
+    gas0 = {net: gas_spent_by(world, net, [old] + ([pending] if pending else []))[0] for net in CHAINS}
+
+    boundaries = [
+        ("Create: new key as AWSPENDING", 0),          # at the start of create
+        ("Fund: top the new wallet up", 0),            # after create
+        ("Fund: top the new wallet up", 0.7),          # in the middle of funding
+        ("Fund: per network", 0),                      # after the funding transfers
+        ("Promote: AWSPENDING -> AWSCURRENT", 0),      # after fund
+        ("Redeploy: start time", 0),                   # after promote
+        ("Prove: the new address is the live signer", 0),  # after the redeploy
+        ("Sweep: the old wallet's balance", 0),        # after prove
+        ("Sweep: the old wallet's balance", 0.7),      # in the middle of the sweep
+        ("Finish: the state now", 0),                  # after sweep
+    ]
+    dirs = None
+    for header, delay in boundaries:
+        _run, dirs = rotate_killed(world, tmp_path, header, delay=delay, dirs=dirs, wallet="evm")
+    final = rotate(world, tmp_path, dirs=dirs, wallet="evm")
+    assert final.rc == 0, final.tail()
+    assert "ROTATION SUMMARY" in final.stdout
+
+    vids, old2, new = _resume_checks(world)
+    assert old2 == old
+    if pending:
+        assert new == pending  # the rolled-back key was reused, not a second one
+    assert len(vids) == n_versions_before + (0 if had_pending else 1), vids
+    assert "AWSPENDING" not in json.dumps(vids)
+    assert new in _supported_signers(world["url"]) and old not in _supported_signers(world["url"])
+    for net in CHAINS:
+        gas, count = gas_spent_by(world, net, [old, new])
+        # funded once (in this test or the rollback test), swept once
+        assert count.get((old.lower(), new.lower()), 0) == 2, count
+        assert balance(world, net, old) == 0  # swept, no dust: exact EIP-1559 fee
+        assert balance(world, net, new) + (gas - gas0[net]) == start[net]
+    # the audit log carries no key material, and the last record is the summary
+    recs = final.audit_records("wallet_rotation.jsonl")
+    assert recs[-1]["step"] == "summary"
+    nets = recs[-1]["data"]["wallets"][0]["networks"]
+    assert nets["base-sepolia"]["old_after"] == 0
+
+
+def test_full_rotation_evm_and_solana_then_a_payment_settles(world, tmp_path):
+    evm_old = wallet_at(world, EVM_SECRET, "AWSCURRENT")["address"]
+    sol_old = wallet_at(world, SOL_SECRET, "AWSCURRENT")["address"]
+    run = rotate(world, tmp_path, wallet="all", wallet_rotation_payment_smoke=True)
+    assert run.rc == 0, run.tail()
+    out = flat(run.stdout)
+    evm_new = wallet_at(world, EVM_SECRET, "AWSCURRENT")["address"]
+    sol_new = wallet_at(world, SOL_SECRET, "AWSCURRENT")["address"]
+    assert evm_new != evm_old and sol_new != sol_old
+    assert wallet_at(world, EVM_SECRET, "AWSPREVIOUS")["address"] == evm_old
+    assert wallet_at(world, SOL_SECRET, "AWSPREVIOUS")["address"] == sol_old
+    live = _supported_signers(world["url"])
+    assert evm_new in live and sol_new in live and evm_old not in live and sol_old not in live
+    assert f"OK evm-testnet: {evm_new} is the live signer" in out
+    assert f"OK solana-testnet: {sol_new} is the live feePayer" in out
+    assert "settlement" in out and f"sent by {evm_new}" in out
+    for net in CHAINS:
+        assert balance(world, net, evm_old) == 0
+    assert "solana-devnet: no transfers (no Solana chain on the local stack)" in out
+    recs = run.audit_records("wallet_rotation.jsonl")
+    assert [r["step"] for r in recs] == ["create", "fund", "promote", "redeploy", "prove", "sweep", "summary"]
+    # a rerun right after refuses to rotate a second time
+    again = rotate(world, tmp_path, dirs={k: Path(v) for k, v in run.dirs.items()}, wallet="all")
+    assert again.rc != 0 and "-e rotate_again=yes" in flat(again.output)
+    assert wallet_at(world, EVM_SECRET, "AWSCURRENT")["address"] == evm_new
