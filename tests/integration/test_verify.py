@@ -128,3 +128,23 @@ def test_check_mode_runs_read_only_checks(start_facilitator):
     r = verify(url, "--check")
     assert r.returncode == 0, r.stdout[-2000:]
     assert "OK   health" in r.stdout
+
+
+def _moto_up():
+    try:
+        urllib.request.urlopen("http://127.0.0.1:5000/moto-api/", timeout=2)
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _moto_up(), reason="the local stack's moto is not running (stack/stackctl up)")
+def test_signers_from_the_running_service(start_facilitator):
+    # The seeded service reads the anvil account 2 key and the monorepo Solana
+    # keypair: the facilitator started with them passes, one with another key fails.
+    ok = verify(start_facilitator(), "-e", "facilitator_signers_from_service=true")
+    assert ok.returncode == 0, ok.stdout[-3000:]
+    stale = start_facilitator(env_changes={"EVM_PRIVATE_KEY_TESTNET": evm_wallet(6)["private_key"]})
+    r = verify(stale, "-e", "facilitator_signers_from_service=true")
+    assert r.returncode != 0
+    assert "EVM signer 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC not live" in r.stdout
