@@ -67,8 +67,8 @@ from ansible.module_utils.facilitator_ops.ecs_secrets import ResolveError
 from ansible.module_utils.facilitator_ops.ecs_secrets import content_digest
 from ansible.module_utils.facilitator_ops.ecs_secrets import render_env_file
 from ansible.module_utils.facilitator_ops.ecs_secrets import resolve_secrets
+from ansible.module_utils.facilitator_ops.secrets_clients import value_from_fetcher
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 
 def main():
@@ -81,19 +81,7 @@ def main():
         supports_check_mode=True,
     )
     cdef = module.params["container_definition"]
-    clients = {}
-
-    def fetch(region, arn, stage, version_id):
-        if region not in clients:
-            clients[region] = module.client(
-                "secretsmanager", region=region, retry_decorator=AWSRetry.jittered_backoff()
-            )
-        kwargs = {"SecretId": arn}
-        if stage:
-            kwargs["VersionStage"] = stage
-        if version_id:
-            kwargs["VersionId"] = version_id
-        return clients[region].get_secret_value(aws_retry=True, **kwargs)["SecretString"]
+    fetch = value_from_fetcher(module)
 
     env = {e["name"]: e.get("value", "") for e in cdef.get("environment") or []}
     try:

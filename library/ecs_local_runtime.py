@@ -105,6 +105,7 @@ task_definition:
 """
 
 from ansible.module_utils.facilitator_ops.ecs_local_runtime import Runtime
+from ansible.module_utils.facilitator_ops.secrets_clients import value_from_fetcher
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
@@ -146,18 +147,7 @@ def main():
     except Exception as e:  # the engine is down: not a task failure
         module.fail_json(msg=f"cannot reach the Docker engine: {e}")
 
-    clients = {}
-
-    def fetch(region, arn, stage, version_id):
-        if region not in clients:
-            clients[region] = module.client("secretsmanager", region=region,
-                                            retry_decorator=AWSRetry.jittered_backoff())
-        kwargs = {"SecretId": arn}
-        if stage:
-            kwargs["VersionStage"] = stage
-        if version_id:
-            kwargs["VersionId"] = version_id
-        return clients[region].get_secret_value(aws_retry=True, **kwargs)["SecretString"]
+    fetch = value_from_fetcher(module)
 
     rt = Runtime(client, fetch, container_name=p["container_name"], docker_name=p["docker_name"], port=p["port"],
                  bind_host=p["bind_host"], extra_environment=p["extra_environment"],

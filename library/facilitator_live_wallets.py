@@ -87,6 +87,7 @@ except ImportError:
 from ansible.module_utils.facilitator_ops.ecs_secrets import ResolveError
 from ansible.module_utils.facilitator_ops.live_wallets import live_wallets
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible.module_utils.facilitator_ops.secrets_clients import value_from_fetcher
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
@@ -103,17 +104,8 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    retry = AWSRetry.jittered_backoff()
-    ecs = module.client("ecs", retry_decorator=retry)
-    clients = {}
-
-    def fetch(region, arn, stage, version_id):
-        if region not in clients:
-            clients[region] = module.client("secretsmanager", region=region, retry_decorator=retry)
-        kwargs = {"SecretId": arn, "VersionStage": stage or "AWSCURRENT"}
-        if version_id:
-            kwargs = {"SecretId": arn, "VersionId": version_id}
-        return clients[region].get_secret_value(aws_retry=True, **kwargs)["SecretString"]
+    ecs = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff())
+    fetch = value_from_fetcher(module)
 
     try:
         services = ecs.describe_services(aws_retry=True, cluster=p["cluster"], services=[p["service"]])["services"]

@@ -27,3 +27,22 @@ def secretsmanager_client(module, region, profile=None, role_arn=None, session_n
             "aws_session_token": creds["SessionToken"],
         }
     return module.client("secretsmanager", retry_decorator=AWSRetry.jittered_backoff(), **extra)
+
+
+def value_from_fetcher(module):
+    """The `get_secret_value(region, arn, stage, version_id)` callable that
+    ecs_secrets.resolve_secrets needs: one retrying client per region (a task
+    definition may read secrets from several), SecretString only."""
+    clients = {}
+
+    def fetch(region, arn, stage, version_id):
+        if region not in clients:
+            clients[region] = secretsmanager_client(module, region)
+        kwargs = {"SecretId": arn}
+        if stage:
+            kwargs["VersionStage"] = stage
+        if version_id:
+            kwargs["VersionId"] = version_id
+        return clients[region].get_secret_value(aws_retry=True, **kwargs)["SecretString"]
+
+    return fetch
