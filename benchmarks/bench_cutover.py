@@ -25,7 +25,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,10 +36,10 @@ ansible.module_utils.__path__.append(str(REPO / "module_utils"))
 import boto3  # noqa: E402
 import yaml  # noqa: E402
 
-from ansible.module_utils.facilitator_ops import cutover_gate as gate  # noqa: E402
-from ansible.module_utils.facilitator_ops import cutover_lock as lock  # noqa: E402
-from ansible.module_utils.facilitator_ops import cutover_route53 as r53  # noqa: E402
-from ansible.module_utils.facilitator_ops import probe  # noqa: E402
+from ansible.module_utils.facilitator_ops.cutover import gate as gate  # noqa: E402
+from ansible.module_utils.facilitator_ops.cutover import lock as lock  # noqa: E402
+from ansible.module_utils.facilitator_ops.cutover import route53 as r53  # noqa: E402
+from ansible.module_utils.facilitator_ops.verify import probe as probe  # noqa: E402
 from integration.test_cutover import NAME, TABLE, Facilitator, Stack  # noqa: E402
 
 LOCAL = yaml.safe_load((REPO / "inventories/local/group_vars/facilitator/main.yml").read_text())

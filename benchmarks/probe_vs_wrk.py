@@ -23,8 +23,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "module_utils"))
-from facilitator_ops.local_seed import evm_wallet  # noqa: E402
-from facilitator_ops.probe import load_probe  # noqa: E402
+from facilitator_ops.local_stack.seed import evm_wallet  # noqa: E402
+from facilitator_ops.verify.probe import load_probe  # noqa: E402
 
 
 def start_facilitator():

@@ -118,7 +118,7 @@ try:
 except ImportError:
     pass  # AnsibleAWSModule reports it
 
-from ansible.module_utils.facilitator_ops import cutover_lock as lock
+from ansible.module_utils.facilitator_ops.cutover import lock as lock
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 

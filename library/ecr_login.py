@@ -95,16 +95,16 @@ docker_config:
 
 import os
 
-from ansible.module_utils.facilitator_ops.image_ecr import EcrTokenError
-from ansible.module_utils.facilitator_ops.image_ecr import docker_config_path
-from ansible.module_utils.facilitator_ops.image_ecr import fetch_credentials
-from ansible.module_utils.facilitator_ops.image_ecr import merge_docker_auth
-from ansible.module_utils.facilitator_ops.image_ecr import pick_credential
-from ansible.module_utils.facilitator_ops.image_ecr import read_docker_config
-from ansible.module_utils.facilitator_ops.image_ecr import write_docker_config
-from ansible.module_utils.facilitator_ops.image_registry import RegistryClient
-from ansible.module_utils.facilitator_ops.image_registry import RegistryError
-from ansible.module_utils.facilitator_ops.image_registry import registry_base_url
+from ansible.module_utils.facilitator_ops.image.ecr import EcrTokenError
+from ansible.module_utils.facilitator_ops.image.ecr import docker_config_path
+from ansible.module_utils.facilitator_ops.image.ecr import fetch_credentials
+from ansible.module_utils.facilitator_ops.image.ecr import merge_docker_auth
+from ansible.module_utils.facilitator_ops.image.ecr import pick_credential
+from ansible.module_utils.facilitator_ops.image.ecr import read_docker_config
+from ansible.module_utils.facilitator_ops.image.ecr import write_docker_config
+from ansible.module_utils.facilitator_ops.image.registry import RegistryClient
+from ansible.module_utils.facilitator_ops.image.registry import RegistryError
+from ansible.module_utils.facilitator_ops.image.registry import registry_base_url
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 

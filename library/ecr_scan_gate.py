@@ -72,7 +72,7 @@ report:
 
 import time
 
-from ansible.module_utils.facilitator_ops.image_registry import evaluate_findings
+from ansible.module_utils.facilitator_ops.image.registry import evaluate_findings
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 

@@ -63,11 +63,11 @@ digest:
 import os
 import tempfile
 
-from ansible.module_utils.facilitator_ops.ecs_secrets import ResolveError
-from ansible.module_utils.facilitator_ops.ecs_secrets import content_digest
-from ansible.module_utils.facilitator_ops.ecs_secrets import render_env_file
-from ansible.module_utils.facilitator_ops.ecs_secrets import resolve_secrets
-from ansible.module_utils.facilitator_ops.secrets_clients import value_from_fetcher
+from ansible.module_utils.facilitator_ops.ecs.secrets import ResolveError
+from ansible.module_utils.facilitator_ops.ecs.secrets import content_digest
+from ansible.module_utils.facilitator_ops.ecs.secrets import render_env_file
+from ansible.module_utils.facilitator_ops.ecs.secrets import resolve_secrets
+from ansible.module_utils.facilitator_ops.common.aws import value_from_fetcher
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 

@@ -104,8 +104,8 @@ task_definition:
   type: str
 """
 
-from ansible.module_utils.facilitator_ops.ecs_local_runtime import Runtime
-from ansible.module_utils.facilitator_ops.secrets_clients import value_from_fetcher
+from ansible.module_utils.facilitator_ops.ecs.local_runtime import Runtime
+from ansible.module_utils.facilitator_ops.common.aws import value_from_fetcher
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 

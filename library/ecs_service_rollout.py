@@ -125,12 +125,12 @@ target:
 import datetime
 import time
 
-from ansible.module_utils.facilitator_ops.ecs_rollout import describe_service
-from ansible.module_utils.facilitator_ops.ecs_rollout import from_runtime
-from ansible.module_utils.facilitator_ops.ecs_rollout import revision_of
-from ansible.module_utils.facilitator_ops.ecs_rollout import update_service
-from ansible.module_utils.facilitator_ops.ecs_rollout import wait_for_rollout
-from ansible.module_utils.facilitator_ops.ecs_taskdef import version_from_image
+from ansible.module_utils.facilitator_ops.ecs.rollout import describe_service
+from ansible.module_utils.facilitator_ops.ecs.rollout import from_runtime
+from ansible.module_utils.facilitator_ops.ecs.taskdef import revision_of
+from ansible.module_utils.facilitator_ops.ecs.rollout import update_service
+from ansible.module_utils.facilitator_ops.ecs.rollout import wait_for_rollout
+from ansible.module_utils.facilitator_ops.ecs.taskdef import version_from_image
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 

@@ -95,15 +95,15 @@ version_check:
   type: str
 """
 
-from ansible.module_utils.facilitator_ops.ecs_taskdef import DeriveError
-from ansible.module_utils.facilitator_ops.ecs_taskdef import container_image
-from ansible.module_utils.facilitator_ops.ecs_taskdef import derive_task_definition
-from ansible.module_utils.facilitator_ops.ecs_taskdef import downgrade_check
-from ansible.module_utils.facilitator_ops.ecs_taskdef import normalize_version
-from ansible.module_utils.facilitator_ops.ecs_taskdef import registerable
-from ansible.module_utils.facilitator_ops.ecs_taskdef import same_definition
-from ansible.module_utils.facilitator_ops.ecs_taskdef import version_from_image
-from ansible.module_utils.facilitator_ops.ecs_taskdef import VersionError
+from ansible.module_utils.facilitator_ops.ecs.taskdef import DeriveError
+from ansible.module_utils.facilitator_ops.ecs.taskdef import container_image
+from ansible.module_utils.facilitator_ops.ecs.taskdef import derive_task_definition
+from ansible.module_utils.facilitator_ops.ecs.taskdef import downgrade_check
+from ansible.module_utils.facilitator_ops.ecs.taskdef import normalize_version
+from ansible.module_utils.facilitator_ops.ecs.taskdef import registerable
+from ansible.module_utils.facilitator_ops.ecs.taskdef import same_definition
+from ansible.module_utils.facilitator_ops.ecs.taskdef import version_from_image
+from ansible.module_utils.facilitator_ops.ecs.taskdef import VersionError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 

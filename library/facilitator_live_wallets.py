@@ -84,10 +84,10 @@ try:
 except ImportError:
     pass  # AnsibleAWSModule reports the missing botocore
 
-from ansible.module_utils.facilitator_ops.ecs_secrets import ResolveError
-from ansible.module_utils.facilitator_ops.live_wallets import live_wallets
+from ansible.module_utils.facilitator_ops.ecs.secrets import ResolveError
+from ansible.module_utils.facilitator_ops.verify.live_wallets import live_wallets
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible.module_utils.facilitator_ops.secrets_clients import value_from_fetcher
+from ansible.module_utils.facilitator_ops.common.aws import value_from_fetcher
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 

@@ -100,8 +100,8 @@ load:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.facilitator_ops.probe import run_checks
-from ansible.module_utils.facilitator_ops.probe import summarize
+from ansible.module_utils.facilitator_ops.verify.probe import run_checks
+from ansible.module_utils.facilitator_ops.verify.probe import summarize
 
 
 def main():

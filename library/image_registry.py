@@ -134,17 +134,17 @@ report:
   elements: str
 """
 
-from ansible.module_utils.facilitator_ops.image_ecr import EcrTokenError
-from ansible.module_utils.facilitator_ops.image_ecr import fetch_credentials
-from ansible.module_utils.facilitator_ops.image_ecr import pick_credential
-from ansible.module_utils.facilitator_ops.image_registry import LABEL_SOURCE_DIGEST
-from ansible.module_utils.facilitator_ops.image_registry import LABEL_VERSION
-from ansible.module_utils.facilitator_ops.image_registry import RegistryClient
-from ansible.module_utils.facilitator_ops.image_registry import RegistryError
-from ansible.module_utils.facilitator_ops.image_registry import compare_digests
-from ansible.module_utils.facilitator_ops.image_registry import local_digest_for
-from ansible.module_utils.facilitator_ops.image_registry import plan_push
-from ansible.module_utils.facilitator_ops.image_registry import registry_base_url
+from ansible.module_utils.facilitator_ops.image.ecr import EcrTokenError
+from ansible.module_utils.facilitator_ops.image.ecr import fetch_credentials
+from ansible.module_utils.facilitator_ops.image.ecr import pick_credential
+from ansible.module_utils.facilitator_ops.image.registry import LABEL_SOURCE_DIGEST
+from ansible.module_utils.facilitator_ops.image.registry import LABEL_VERSION
+from ansible.module_utils.facilitator_ops.image.registry import RegistryClient
+from ansible.module_utils.facilitator_ops.image.registry import RegistryError
+from ansible.module_utils.facilitator_ops.image.registry import compare_digests
+from ansible.module_utils.facilitator_ops.image.registry import local_digest_for
+from ansible.module_utils.facilitator_ops.image.registry import plan_push
+from ansible.module_utils.facilitator_ops.image.registry import registry_base_url
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 

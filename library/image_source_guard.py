@@ -81,9 +81,9 @@ file_count:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.facilitator_ops.image_guard import GuardConfigError
-from ansible.module_utils.facilitator_ops.image_guard import run_guard
-from ansible.module_utils.facilitator_ops.image_guard import source_digest
+from ansible.module_utils.facilitator_ops.image.guard import GuardConfigError
+from ansible.module_utils.facilitator_ops.image.guard import run_guard
+from ansible.module_utils.facilitator_ops.image.guard import source_digest
 
 
 def main():

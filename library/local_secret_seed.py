@@ -61,9 +61,9 @@ try:
 except ImportError:
     pass
 
-from ansible.module_utils.facilitator_ops.local_seed import render
-from ansible.module_utils.facilitator_ops.secret_values import short
-from ansible.module_utils.facilitator_ops.secret_values import value_digest
+from ansible.module_utils.facilitator_ops.local_stack.seed import render
+from ansible.module_utils.facilitator_ops.common.digests import short
+from ansible.module_utils.facilitator_ops.common.digests import value_digest
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry

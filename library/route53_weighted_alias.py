@@ -119,7 +119,7 @@ try:
 except ImportError:
     pass  # AnsibleAWSModule reports it
 
-from ansible.module_utils.facilitator_ops import cutover_route53 as r53
+from ansible.module_utils.facilitator_ops.cutover import route53 as r53
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 

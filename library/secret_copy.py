@@ -167,10 +167,10 @@ try:
 except ImportError:
     pass
 
-from ansible.module_utils.facilitator_ops.secrets_clients import secretsmanager_client
-from ansible.module_utils.facilitator_ops.secrets_copy import run_copy
-from ansible.module_utils.facilitator_ops.secrets_core import SecretError
-from ansible.module_utils.facilitator_ops.secrets_core import SecretStore
+from ansible.module_utils.facilitator_ops.common.aws import secretsmanager_client
+from ansible.module_utils.facilitator_ops.secrets.copy import run_copy
+from ansible.module_utils.facilitator_ops.secrets.core import SecretError
+from ansible.module_utils.facilitator_ops.secrets.core import SecretStore
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 

@@ -111,9 +111,9 @@ try:
 except ImportError:
     pass
 
-from ansible.module_utils.facilitator_ops.secrets_core import SecretError
-from ansible.module_utils.facilitator_ops.secrets_core import SecretStore
-from ansible.module_utils.facilitator_ops.secrets_json_key import run_set_key
+from ansible.module_utils.facilitator_ops.secrets.core import SecretError
+from ansible.module_utils.facilitator_ops.secrets.core import SecretStore
+from ansible.module_utils.facilitator_ops.secrets.json_key import run_set_key
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 

@@ -54,7 +54,7 @@ entries:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.facilitator_ops.secrets_mapping import normalise
+from ansible.module_utils.facilitator_ops.secrets.mapping import normalise
 
 
 def main():

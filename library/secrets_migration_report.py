@@ -59,7 +59,7 @@ audit:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.facilitator_ops.secrets_mapping import build_report
+from ansible.module_utils.facilitator_ops.secrets.mapping import handover_report
 
 
 def main():
@@ -73,7 +73,7 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    report = build_report(p["results"], p["environment"], p["mode"], module.check_mode, p["policy_sid"])
+    report = handover_report(p["results"], p["environment"], p["mode"], module.check_mode, p["policy_sid"])
     module.exit_json(changed=False, **report)
 
 

@@ -67,10 +67,10 @@ try:
 except ImportError:
     pass
 
-from ansible.module_utils.facilitator_ops.secrets_clients import secretsmanager_client
-from ansible.module_utils.facilitator_ops.wallet_secret import WalletSecret
-from ansible.module_utils.facilitator_ops.wallet_secret import WalletSecretError
-from ansible.module_utils.facilitator_ops.wallet_state import StateError
+from ansible.module_utils.facilitator_ops.common.aws import secretsmanager_client
+from ansible.module_utils.facilitator_ops.wallet.secret import WalletSecret
+from ansible.module_utils.facilitator_ops.wallet.secret import WalletSecretError
+from ansible.module_utils.facilitator_ops.wallet.state import StateError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 

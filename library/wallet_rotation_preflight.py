@@ -143,17 +143,18 @@ try:
 except ImportError:
     pass  # AnsibleAWSModule reports it
 
-from ansible.module_utils.facilitator_ops.wallet_aws import AwsContext
-from ansible.module_utils.facilitator_ops.wallet_rotation import RotationError
-from ansible.module_utils.facilitator_ops.wallet_rotation import live_wallet_secrets
-from ansible.module_utils.facilitator_ops.wallet_rotation import pick_container
-from ansible.module_utils.facilitator_ops.wallet_rotation import preflight_wallet
-from ansible.module_utils.facilitator_ops.wallet_rotation import recently_rotated
-from ansible.module_utils.facilitator_ops.wallet_rotation import uncovered_networks
-from ansible.module_utils.facilitator_ops.wallet_secret import WalletSecretError
-from ansible.module_utils.facilitator_ops.wallet_state import StateError
-from ansible.module_utils.facilitator_ops.wallet_state import combined_phase
-from ansible.module_utils.facilitator_ops.wallet_state import next_steps
+from ansible.module_utils.facilitator_ops.wallet.aws import AwsContext
+from ansible.module_utils.facilitator_ops.wallet.rotation import RotationError
+from ansible.module_utils.facilitator_ops.wallet.rotation import live_wallet_secrets
+from ansible.module_utils.facilitator_ops.ecs.taskdef import DeriveError
+from ansible.module_utils.facilitator_ops.ecs.taskdef import container_named
+from ansible.module_utils.facilitator_ops.wallet.rotation import preflight_wallet
+from ansible.module_utils.facilitator_ops.wallet.rotation import recently_rotated
+from ansible.module_utils.facilitator_ops.wallet.rotation import uncovered_networks
+from ansible.module_utils.facilitator_ops.wallet.secret import WalletSecretError
+from ansible.module_utils.facilitator_ops.wallet.state import StateError
+from ansible.module_utils.facilitator_ops.wallet.state import combined_phase
+from ansible.module_utils.facilitator_ops.wallet.state import next_steps
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
@@ -216,7 +217,7 @@ def main():
             module.fail_json(msg=f"ECS service {p['cluster']}/{p['service']} not found in {module.region}")
         td_arn = services[0]["taskDefinition"]
         td = ecs.describe_task_definition(aws_retry=True, taskDefinition=td_arn)["taskDefinition"]
-        container = pick_container(td, p["container_name"])
+        container = container_named(td, p["container_name"])
         live, problems = live_wallet_secrets(container, wanted)
         reports, refusals, warnings, deps = [], list(problems), [], []
         for w in live:
@@ -234,7 +235,7 @@ def main():
                 warnings.append(f"{r['name']}: the task definition also injects {', '.join(r['unused_fallbacks'])} "
                                 f"(shadowed by {r['env']}): that secret is NOT rotated")
             deps += [dict(d, wallet=r["name"], old_address=r["old_address"]) for d in r["dependencies"]]
-    except (RotationError, WalletSecretError, StateError) as e:
+    except (RotationError, DeriveError, WalletSecretError, StateError) as e:
         module.fail_json(msg=f"pre-flight: {e}")
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
         module.fail_json_aws(e, msg="pre-flight: AWS call failed")

@@ -72,7 +72,7 @@ state_update:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.facilitator_ops.wallet_summary import summarize
+from ansible.module_utils.facilitator_ops.wallet.summary import summarize
 
 
 def main():

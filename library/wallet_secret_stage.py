@@ -67,12 +67,12 @@ try:
 except ImportError:
     pass
 
-from ansible.module_utils.facilitator_ops.secrets_clients import secretsmanager_client
-from ansible.module_utils.facilitator_ops.wallet_secret import WalletSecret
-from ansible.module_utils.facilitator_ops.wallet_secret import WalletSecretError
-from ansible.module_utils.facilitator_ops.wallet_state import StateError
-from ansible.module_utils.facilitator_ops.wallet_state import phase_of
-from ansible.module_utils.facilitator_ops.wallet_state import stage_action
+from ansible.module_utils.facilitator_ops.common.aws import secretsmanager_client
+from ansible.module_utils.facilitator_ops.wallet.secret import WalletSecret
+from ansible.module_utils.facilitator_ops.wallet.secret import WalletSecretError
+from ansible.module_utils.facilitator_ops.wallet.state import StateError
+from ansible.module_utils.facilitator_ops.wallet.state import phase_of
+from ansible.module_utils.facilitator_ops.wallet.state import stage_action
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 
@@ -92,7 +92,7 @@ def main():
         module.fail_json(msg=f"secret_arn is not a Secrets Manager ARN: {p['secret_arn']}")
     label = parts[6]
     try:
-        ws = WalletSecret(secretsmanager_client(module, parts[3]), p["secret_arn"], "evm", label=label)
+        ws = WalletSecret(secretsmanager_client(module, parts[3]), p["secret_arn"], label=label)
         before = ws.describe().get("VersionIdsToStages") or {}
         op, msg = stage_action(p["action"], phase_of(before), p["old_version"], p["new_version"])
         if op is None or module.check_mode:

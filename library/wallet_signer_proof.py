@@ -116,12 +116,12 @@ try:
 except ImportError:
     pass
 
-from ansible.module_utils.facilitator_ops.probe import http_get
-from ansible.module_utils.facilitator_ops.wallet_aws import AwsContext
-from ansible.module_utils.facilitator_ops.wallet_proof import evaluate
-from ansible.module_utils.facilitator_ops.wallet_proof import parse_log_lines
-from ansible.module_utils.facilitator_ops.wallet_rotation import RotationError
-from ansible.module_utils.facilitator_ops.wallet_rpc import RpcError
+from ansible.module_utils.facilitator_ops.verify.probe import http_get
+from ansible.module_utils.facilitator_ops.wallet.aws import AwsContext
+from ansible.module_utils.facilitator_ops.wallet.proof import evaluate
+from ansible.module_utils.facilitator_ops.wallet.proof import parse_log_lines
+from ansible.module_utils.facilitator_ops.wallet.rotation import RotationError
+from ansible.module_utils.facilitator_ops.wallet.rpc import RpcError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 

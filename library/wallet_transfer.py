@@ -118,16 +118,16 @@ try:
 except ImportError:
     pass
 
-from ansible.module_utils.facilitator_ops.secrets_clients import secretsmanager_client
-from ansible.module_utils.facilitator_ops.wallet_aws import AwsContext
-from ansible.module_utils.facilitator_ops.wallet_rotation import RotationError
-from ansible.module_utils.facilitator_ops.wallet_rotation import format_result
-from ansible.module_utils.facilitator_ops.wallet_rotation import result_line
-from ansible.module_utils.facilitator_ops.wallet_rotation import transfer_all
-from ansible.module_utils.facilitator_ops.wallet_secret import WalletSecret
-from ansible.module_utils.facilitator_ops.wallet_secret import WalletSecretError
-from ansible.module_utils.facilitator_ops.wallet_state import StateError
-from ansible.module_utils.facilitator_ops.wallet_state import transfer_stage_check
+from ansible.module_utils.facilitator_ops.common.aws import secretsmanager_client
+from ansible.module_utils.facilitator_ops.wallet.aws import AwsContext
+from ansible.module_utils.facilitator_ops.wallet.rotation import RotationError
+from ansible.module_utils.facilitator_ops.wallet.rotation import format_result
+from ansible.module_utils.facilitator_ops.wallet.rotation import result_line
+from ansible.module_utils.facilitator_ops.wallet.rotation import transfer_all
+from ansible.module_utils.facilitator_ops.wallet.secret import WalletSecret
+from ansible.module_utils.facilitator_ops.wallet.secret import WalletSecretError
+from ansible.module_utils.facilitator_ops.wallet.state import StateError
+from ansible.module_utils.facilitator_ops.wallet.state import transfer_stage_check
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 

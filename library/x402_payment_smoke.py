@@ -73,7 +73,7 @@ payment:
 import json
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.facilitator_ops.payment import smoke
+from ansible.module_utils.facilitator_ops.verify.payment import smoke
 
 
 def main():

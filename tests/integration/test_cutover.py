@@ -12,7 +12,6 @@ last in this file.
 from __future__ import annotations
 
 import datetime
-import json
 import os
 import re
 import shutil
@@ -28,8 +27,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from ansible.module_utils.facilitator_ops.local_seed import evm_wallet
-from ansible.module_utils.facilitator_ops.local_seed import solana_wallet
+from ansible.module_utils.facilitator_ops.local_stack.seed import evm_wallet
+from ansible.module_utils.facilitator_ops.local_stack.seed import solana_wallet
 from helpers.playbook import REPO
 from helpers.playbook import run_playbook
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from ansible.module_utils.facilitator_ops.local_seed import evm_wallet
-from ansible.module_utils.facilitator_ops.local_seed import solana_wallet
+from ansible.module_utils.facilitator_ops.local_stack.seed import evm_wallet
+from ansible.module_utils.facilitator_ops.local_stack.seed import solana_wallet
 
 REPO = Path(__file__).resolve().parents[2]
 PKG = REPO / "facilitator" / "app" / "x402_reference_facilitator"

@@ -8,7 +8,7 @@ import pytest
 from botocore.stub import ANY
 from botocore.stub import Stubber
 
-from ansible.module_utils.facilitator_ops import cutover_gate as gate
+from ansible.module_utils.facilitator_ops.cutover import gate as gate
 
 LB_ARN = "arn:aws:elasticloadbalancing:us-east-2:123456789012:loadbalancer/app/facilitator-production-alb/0fa2149a2346fab2"
 TG_ARN = "arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/facilitator-production-tg/766379233eaa93ad"

@@ -6,7 +6,7 @@ import pytest
 from botocore.stub import ANY
 from botocore.stub import Stubber
 
-from ansible.module_utils.facilitator_ops import cutover_lock as lock
+from ansible.module_utils.facilitator_ops.cutover import lock as lock
 
 TABLE, LOCK_ID, NOW = "facilitator-ops-locks", "facilitator.ultravioletadao.xyz", 1_800_000_000.0
 

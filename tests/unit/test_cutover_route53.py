@@ -10,7 +10,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from ansible.module_utils.facilitator_ops import cutover_route53 as r53
+from ansible.module_utils.facilitator_ops.cutover import route53 as r53
 
 ZONE_ID = "Z0123456789ABCDEFGHIJ"
 NAME = "facilitator.ultravioletadao.xyz."

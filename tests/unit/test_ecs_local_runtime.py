@@ -5,7 +5,7 @@ import pytest
 
 docker = pytest.importorskip("docker")
 
-from ansible.module_utils.facilitator_ops import ecs_local_runtime as lr  # noqa: E402
+from ansible.module_utils.facilitator_ops.ecs import local_runtime as lr  # noqa: E402
 
 TD = {
     "taskDefinitionArn": "arn:aws:ecs:us-east-2:123456789012:task-definition/facilitator-production:3",

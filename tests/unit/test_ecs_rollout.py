@@ -15,7 +15,7 @@ import pytest
 from botocore.stub import ANY
 from botocore.stub import Stubber
 
-from ansible.module_utils.facilitator_ops import ecs_rollout as r
+from ansible.module_utils.facilitator_ops.ecs import rollout as r
 
 CLUSTER = SERVICE = "facilitator-production"
 ARN = "arn:aws:ecs:us-east-2:123456789012:task-definition/facilitator-production:{}"

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from ansible.module_utils.facilitator_ops import ecs_secrets as es
+from ansible.module_utils.facilitator_ops.ecs import secrets as es
 
 ARN = "arn:aws:secretsmanager:us-east-2:123456789012:secret:facilitator-evm-testnet-private-key-AbCdEf"
 

@@ -5,7 +5,7 @@ import copy
 
 import pytest
 
-from ansible.module_utils.facilitator_ops import ecs_taskdef as t
+from ansible.module_utils.facilitator_ops.ecs import taskdef as t
 
 ARN = "arn:aws:secretsmanager:us-east-2:123456789012:secret:"
 CURRENT = {
@@ -76,12 +76,6 @@ def test_same_definition_ignores_order_of_environment_and_tags():
 def test_derive_without_the_named_container_fails():
     with pytest.raises(t.DeriveError, match="no container named 'app'"):
         t.derive_task_definition(CURRENT, image=NEW_IMAGE, container_name="app")
-
-
-def test_value_from_map_reads_the_secrets_migration_state():
-    state = {"container_secrets": [{"name": "EVM_PRIVATE_KEY_TESTNET", "valueFrom": "arn:x:private_key::"},
-                                   {"name": "BROKEN"}]}
-    assert t.value_from_map(state) == {"EVM_PRIVATE_KEY_TESTNET": "arn:x:private_key::"}
 
 
 @pytest.mark.parametrize("a,b,expected", [

@@ -13,8 +13,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from ansible.module_utils.facilitator_ops import image_ecr as e
-from ansible.module_utils.facilitator_ops import local_seed
+from ansible.module_utils.facilitator_ops.image import ecr as e
+from ansible.module_utils.facilitator_ops.local_stack import seed as local_seed
 
 # Shape of a real response (token shortened; a real password is a ~2 KB
 # base64 JSON envelope {"payload":..,"datakey":..,"version":"2","type":"DATA_KEY","expiration":..}).

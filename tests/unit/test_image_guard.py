@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible.module_utils.facilitator_ops import image_guard as g
+from ansible.module_utils.facilitator_ops.image import guard as g
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE = REPO / "facilitator"

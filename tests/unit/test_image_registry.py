@@ -9,7 +9,7 @@ import urllib.error
 
 import pytest
 
-from ansible.module_utils.facilitator_ops import image_registry as r
+from ansible.module_utils.facilitator_ops.image import registry as r
 
 SRC = "a" * 64
 OTHER = "b" * 64

@@ -3,10 +3,10 @@ import json
 
 import pytest
 
-from ansible.module_utils.facilitator_ops.ecs_secrets import ResolveError
-from ansible.module_utils.facilitator_ops.live_wallets import live_wallets
-from ansible.module_utils.facilitator_ops.local_seed import evm_wallet
-from ansible.module_utils.facilitator_ops.local_seed import solana_wallet
+from ansible.module_utils.facilitator_ops.ecs.secrets import ResolveError
+from ansible.module_utils.facilitator_ops.verify.live_wallets import live_wallets
+from ansible.module_utils.facilitator_ops.local_stack.seed import evm_wallet
+from ansible.module_utils.facilitator_ops.local_stack.seed import solana_wallet
 
 ARN = "arn:aws:secretsmanager:us-east-2:123456789012:secret:{}-AbCdEf"
 

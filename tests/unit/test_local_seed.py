@@ -1,7 +1,7 @@
 import json
 
-from ansible.module_utils.facilitator_ops import local_seed
-from ansible.module_utils.facilitator_ops.secret_values import wallet_address_matches
+from ansible.module_utils.facilitator_ops.local_stack import seed as local_seed
+from ansible.module_utils.facilitator_ops.common.keys import wallet_address_matches
 
 
 def test_seeded_wallets_are_deterministic_and_consistent():

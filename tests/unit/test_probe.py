@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from ansible.module_utils.facilitator_ops import probe
+from ansible.module_utils.facilitator_ops.verify import probe as probe
 
 SUPPORTED = {
     "kinds": [

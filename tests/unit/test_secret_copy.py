@@ -10,11 +10,11 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from ansible.module_utils.facilitator_ops.secrets_copy import check_params
-from ansible.module_utils.facilitator_ops.secrets_copy import run_copy
-from ansible.module_utils.facilitator_ops.secrets_core import SecretError
-from ansible.module_utils.facilitator_ops.secrets_core import SecretStore
-from ansible.module_utils.facilitator_ops.secrets_json_key import run_set_key
+from ansible.module_utils.facilitator_ops.secrets.copy import check_params
+from ansible.module_utils.facilitator_ops.secrets.copy import run_copy
+from ansible.module_utils.facilitator_ops.secrets.core import SecretError
+from ansible.module_utils.facilitator_ops.secrets.core import SecretStore
+from ansible.module_utils.facilitator_ops.secrets.json_key import run_set_key
 
 EVM_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"
 EVM_ADDR = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"

@@ -5,15 +5,15 @@ import json
 
 import pytest
 
-from ansible.module_utils.facilitator_ops.secrets_core import SecretError
-from ansible.module_utils.facilitator_ops.secrets_core import SecretValue
-from ansible.module_utils.facilitator_ops.secrets_core import metadata_changes
-from ansible.module_utils.facilitator_ops.secrets_core import plan_copy
-from ansible.module_utils.facilitator_ops.secrets_core import plan_key
-from ansible.module_utils.facilitator_ops.secrets_core import preserved_keys
-from ansible.module_utils.facilitator_ops.secrets_core import source_text
-from ansible.module_utils.facilitator_ops.secrets_core import value_from
-from ansible.module_utils.facilitator_ops.secrets_core import verify_document
+from ansible.module_utils.facilitator_ops.secrets.core import SecretError
+from ansible.module_utils.facilitator_ops.secrets.core import SecretValue
+from ansible.module_utils.facilitator_ops.secrets.core import metadata_changes
+from ansible.module_utils.facilitator_ops.secrets.core import plan_copy
+from ansible.module_utils.facilitator_ops.secrets.core import plan_key
+from ansible.module_utils.facilitator_ops.secrets.core import preserved_keys
+from ansible.module_utils.facilitator_ops.secrets.core import source_text
+from ansible.module_utils.facilitator_ops.secrets.core import value_from
+from ansible.module_utils.facilitator_ops.secrets.core import verify_document
 
 EVM_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"
 EVM_ADDR = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"

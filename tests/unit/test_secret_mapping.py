@@ -1,8 +1,8 @@
 """Mapping validation and the report (state file, IAM statement, summary)."""
 from __future__ import annotations
 
-from ansible.module_utils.facilitator_ops.secrets_mapping import build_report
-from ansible.module_utils.facilitator_ops.secrets_mapping import normalise
+from ansible.module_utils.facilitator_ops.secrets.mapping import handover_report
+from ansible.module_utils.facilitator_ops.secrets.mapping import normalise
 
 GOOD = [
     {"source": "karmacadabra-facilitator-mainnet", "destination": "facilitator-evm-mainnet-private-key",
@@ -64,7 +64,7 @@ def test_report():
          "value_from": {"base": arn_r + ":base::"},
          "source": {"name": "karmacadabra-quicknode-base-rpc", "region": "us-east-1", "digest": "cccccccccccc"}},
     ]
-    rep = build_report(results, "local")
+    rep = handover_report(results, "local")
     st = rep["state"]
     assert st["container_secrets"] == [
         {"name": "EVM_PRIVATE_KEY_MAINNET", "valueFrom": arn_w + ":private_key::"},
@@ -76,5 +76,5 @@ def test_report():
     assert st["secrets"]["facilitator-rpc-mainnet"]["sources"][0]["into_key"] == "base"
     assert rep["summary"][-1] == "2 secret(s): 1 changed, 1 unchanged"
     assert "created" in rep["summary"][0] and "unchanged (equal)" in rep["summary"][1]
-    check = build_report(results, "local", check_mode=True)
+    check = handover_report(results, "local", check_mode=True)
     assert "would create" in check["summary"][0] and "nothing was written" in check["summary"][-1]

@@ -7,21 +7,21 @@ import random
 
 import pytest
 
-from ansible.module_utils.facilitator_ops.wallet_evm import EvmChain
-from ansible.module_utils.facilitator_ops.wallet_evm import TransferRefused
-from ansible.module_utils.facilitator_ops.wallet_fees import SOLANA_RENT_EXEMPT_MIN
-from ansible.module_utils.facilitator_ops.wallet_fees import TRANSFER_GAS
-from ansible.module_utils.facilitator_ops.wallet_fees import FeeError
-from ansible.module_utils.facilitator_ops.wallet_fees import effective_fee
-from ansible.module_utils.facilitator_ops.wallet_fees import evm_fund_fees
-from ansible.module_utils.facilitator_ops.wallet_fees import evm_sweep_plan
-from ansible.module_utils.facilitator_ops.wallet_fees import from_base_units
-from ansible.module_utils.facilitator_ops.wallet_fees import fund_check
-from ansible.module_utils.facilitator_ops.wallet_fees import fund_need
-from ansible.module_utils.facilitator_ops.wallet_fees import solana_fund_check
-from ansible.module_utils.facilitator_ops.wallet_fees import solana_sweep_plan
-from ansible.module_utils.facilitator_ops.wallet_fees import to_base_units
-from ansible.module_utils.facilitator_ops.wallet_rpc import JsonRpc
+from ansible.module_utils.facilitator_ops.wallet.evm import EvmChain
+from ansible.module_utils.facilitator_ops.wallet.fees import TransferRefused
+from ansible.module_utils.facilitator_ops.wallet.fees import SOLANA_RENT_EXEMPT_MIN
+from ansible.module_utils.facilitator_ops.wallet.fees import TRANSFER_GAS
+from ansible.module_utils.facilitator_ops.wallet.fees import FeeError
+from ansible.module_utils.facilitator_ops.wallet.fees import effective_fee
+from ansible.module_utils.facilitator_ops.wallet.fees import evm_fund_fees
+from ansible.module_utils.facilitator_ops.wallet.fees import evm_sweep_plan
+from ansible.module_utils.facilitator_ops.wallet.fees import from_base_units
+from ansible.module_utils.facilitator_ops.wallet.fees import fund_check
+from ansible.module_utils.facilitator_ops.wallet.fees import fund_need
+from ansible.module_utils.facilitator_ops.wallet.fees import solana_fund_check
+from ansible.module_utils.facilitator_ops.wallet.fees import solana_sweep_plan
+from ansible.module_utils.facilitator_ops.wallet.fees import to_base_units
+from ansible.module_utils.facilitator_ops.wallet.rpc import JsonRpc
 from unit.fake_evm import GWEI
 from unit.fake_evm import FakeEvmNode
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from ansible.module_utils.facilitator_ops.wallet_proof import evaluate
-from ansible.module_utils.facilitator_ops.wallet_proof import parse_log_lines
-from ansible.module_utils.facilitator_ops.wallet_rotation import RotationError
-from ansible.module_utils.facilitator_ops.wallet_rotation import dependencies_for
-from ansible.module_utils.facilitator_ops.wallet_rotation import live_wallet_secrets
-from ansible.module_utils.facilitator_ops.wallet_rotation import network_config
-from ansible.module_utils.facilitator_ops.wallet_rotation import recently_rotated
-from ansible.module_utils.facilitator_ops.wallet_summary import summarize
+from ansible.module_utils.facilitator_ops.wallet.proof import evaluate
+from ansible.module_utils.facilitator_ops.wallet.proof import parse_log_lines
+from ansible.module_utils.facilitator_ops.wallet.rotation import RotationError
+from ansible.module_utils.facilitator_ops.wallet.rotation import dependencies_for
+from ansible.module_utils.facilitator_ops.wallet.rotation import live_wallet_secrets
+from ansible.module_utils.facilitator_ops.wallet.rotation import network_config
+from ansible.module_utils.facilitator_ops.wallet.rotation import recently_rotated
+from ansible.module_utils.facilitator_ops.wallet.summary import summarize
 
 ARN = "arn:aws:secretsmanager:us-east-2:123456789012:secret:"
 EVM = {"name": "evm-testnet", "kind": "evm", "env": ["EVM_PRIVATE_KEY_TESTNET", "EVM_PRIVATE_KEY"],
@@ -84,7 +84,7 @@ def test_network_config_validation():
 
 
 def test_served_networks_the_wallet_would_not_fund_are_found():
-    from ansible.module_utils.facilitator_ops.wallet_rotation import uncovered_networks
+    from ansible.module_utils.facilitator_ops.wallet.rotation import uncovered_networks
 
     cat = {"base": {"kind": "evm", "tier": "mainnet"}, "base-sepolia": {"kind": "evm", "tier": "testnet"},
            "polygon-amoy": {"kind": "evm", "tier": "testnet"}, "solana-devnet": {"kind": "svm", "tier": "testnet"}}

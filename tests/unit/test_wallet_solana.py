@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from ansible.module_utils.facilitator_ops.wallet_evm import TransferRefused
-from ansible.module_utils.facilitator_ops.wallet_rpc import JsonRpc
-from ansible.module_utils.facilitator_ops.wallet_rpc import RpcError
-from ansible.module_utils.facilitator_ops.wallet_solana import SolanaChain
+from ansible.module_utils.facilitator_ops.wallet.fees import TransferRefused
+from ansible.module_utils.facilitator_ops.wallet.rpc import JsonRpc
+from ansible.module_utils.facilitator_ops.wallet.rpc import RpcError
+from ansible.module_utils.facilitator_ops.wallet.solana import SolanaChain
 
 FIX = Path(__file__).parent / "fixtures" / "solana_rpc"
 SOL = 10**9

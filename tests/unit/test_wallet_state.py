@@ -8,17 +8,17 @@ import json
 
 import pytest
 
-from ansible.module_utils.facilitator_ops.wallet_evm import EvmChain
-from ansible.module_utils.facilitator_ops.wallet_rpc import JsonRpc
-from ansible.module_utils.facilitator_ops.wallet_secret import WalletSecret
-from ansible.module_utils.facilitator_ops.wallet_secret import WalletSecretError
-from ansible.module_utils.facilitator_ops.wallet_secret import parse_wallet
-from ansible.module_utils.facilitator_ops.wallet_state import StateError
-from ansible.module_utils.facilitator_ops.wallet_state import combined_phase
-from ansible.module_utils.facilitator_ops.wallet_state import next_steps
-from ansible.module_utils.facilitator_ops.wallet_state import phase_of
-from ansible.module_utils.facilitator_ops.wallet_state import stage_action
-from ansible.module_utils.facilitator_ops.wallet_state import transfer_stage_check
+from ansible.module_utils.facilitator_ops.wallet.evm import EvmChain
+from ansible.module_utils.facilitator_ops.wallet.rpc import JsonRpc
+from ansible.module_utils.facilitator_ops.wallet.secret import WalletSecret
+from ansible.module_utils.facilitator_ops.wallet.secret import WalletSecretError
+from ansible.module_utils.facilitator_ops.wallet.secret import parse_wallet
+from ansible.module_utils.facilitator_ops.wallet.state import StateError
+from ansible.module_utils.facilitator_ops.wallet.state import combined_phase
+from ansible.module_utils.facilitator_ops.wallet.state import next_steps
+from ansible.module_utils.facilitator_ops.wallet.state import phase_of
+from ansible.module_utils.facilitator_ops.wallet.state import stage_action
+from ansible.module_utils.facilitator_ops.wallet.state import transfer_stage_check
 from unit.fake_evm import Crash
 from unit.fake_evm import FakeEvmNode
 

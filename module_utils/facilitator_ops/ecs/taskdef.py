@@ -37,11 +37,19 @@ class VersionError(Exception):
     pass
 
 
-def _container(defn, name):
-    matches = [c for c in defn.get("containerDefinitions") or [] if c.get("name") == name]
+def revision_of(arn):
+    """'arn:...:task-definition/family:12' -> 'family:12'."""
+    return (arn or "").rsplit("/", 1)[-1]
+
+
+def container_named(taskdef, name):
+    """The container definition called `name`: selected by name, never by index
+    (an OpenTelemetry sidecar may sit beside the facilitator)."""
+    matches = [c for c in taskdef.get("containerDefinitions") or [] if c.get("name") == name]
     if not matches:
-        names = [c.get("name") for c in defn.get("containerDefinitions") or []]
-        raise DeriveError(f"no container named {name!r} in the task definition (containers: {names})")
+        names = [c.get("name") for c in taskdef.get("containerDefinitions") or []]
+        where = revision_of(taskdef.get("taskDefinitionArn")) or "the task definition"
+        raise DeriveError(f"no container named {name!r} in {where} (containers: {names})")
     return matches[0]
 
 
@@ -71,7 +79,7 @@ def derive_task_definition(current, image=None, container_name="facilitator", va
     if not current or "family" not in current:
         raise DeriveError("current task definition is empty or has no family")
     new = registerable(current, tags)
-    cdef = _container(new, container_name)
+    cdef = container_named(new, container_name)
     changes = []
     if image and cdef.get("image") != image:
         changes.append(f"container {container_name}: image {cdef.get('image')} -> {image}")
@@ -99,16 +107,7 @@ def same_definition(a_kwargs, b_kwargs):
 
 
 def container_image(taskdef, container_name="facilitator"):
-    return _container(taskdef, container_name).get("image")
-
-
-def value_from_map(migration_state):
-    """secrets_migration.json -> {ENV_NAME: valueFrom} (its `container_secrets`)."""
-    out = {}
-    for item in (migration_state or {}).get("container_secrets") or []:
-        if item.get("name") and item.get("valueFrom"):
-            out[item["name"]] = item["valueFrom"]
-    return out
+    return container_named(taskdef, container_name).get("image")
 
 
 # ---------------------------------------------------------------- versions

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import time
 
-from ansible.module_utils.facilitator_ops.wallet_fees import decimals_for
-from ansible.module_utils.facilitator_ops.wallet_fees import from_base_units
+from ansible.module_utils.facilitator_ops.wallet.fees import decimals_for
+from ansible.module_utils.facilitator_ops.wallet.fees import from_base_units
 
 
 def _by_wallet(loop_results):

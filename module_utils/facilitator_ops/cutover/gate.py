@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import datetime
 
+from ansible.module_utils.facilitator_ops.common.aws import retry_kw
+
 NO_DATA_VERDICTS = ("pass", "warn", "fail")
 NAMESPACE = "AWS/ApplicationELB"
 
@@ -32,13 +34,9 @@ def tg_dimension(tg_arn):
     return tg_arn.rsplit(":", 1)[1]
 
 
-def _kw(aws_retry):
-    return {"aws_retry": True} if aws_retry else {}
-
-
 def read_target_health(elbv2, lb_arn, target_group_names=None, aws_retry=False):
     """{tg_name: {"arn", "states": {state: n}, "unhealthy": [ids with reasons]}} for the ALB's target groups."""
-    tgs = elbv2.describe_target_groups(LoadBalancerArn=lb_arn, **_kw(aws_retry)).get("TargetGroups", [])
+    tgs = elbv2.describe_target_groups(LoadBalancerArn=lb_arn, **retry_kw(aws_retry)).get("TargetGroups", [])
     if target_group_names:
         wanted = set(target_group_names)
         missing = wanted - {t["TargetGroupName"] for t in tgs}
@@ -47,7 +45,7 @@ def read_target_health(elbv2, lb_arn, target_group_names=None, aws_retry=False):
         tgs = [t for t in tgs if t["TargetGroupName"] in wanted]
     out = {}
     for tg in tgs:
-        desc = elbv2.describe_target_health(TargetGroupArn=tg["TargetGroupArn"], **_kw(aws_retry)).get("TargetHealthDescriptions", [])
+        desc = elbv2.describe_target_health(TargetGroupArn=tg["TargetGroupArn"], **retry_kw(aws_retry)).get("TargetHealthDescriptions", [])
         states, unhealthy = {}, []
         for d in desc:
             th = d.get("TargetHealth", {})
@@ -87,7 +85,7 @@ def read_metrics(cloudwatch, lb_dim, tg_dims, window_minutes, now=None, aws_retr
     values = {}
     kwargs = dict(MetricDataQueries=metric_queries(lb_dim, tg_dims, 60), StartTime=start, EndTime=now, ScanBy="TimestampDescending")
     while True:
-        resp = cloudwatch.get_metric_data(**kwargs, **_kw(aws_retry))
+        resp = cloudwatch.get_metric_data(**kwargs, **retry_kw(aws_retry))
         for r in resp.get("MetricDataResults", []):
             values.setdefault(r["Id"], []).extend(r.get("Values", []))
         if not resp.get("NextToken"):
@@ -128,7 +126,7 @@ def new_weight(records, new_set_id, new_alias_dns):
     """The new side's share of traffic today, from the record sets of the name:
     a weighted pair -> its weight (0..100 of the total); a simple alias -> 100 if
     it points to the new ALB, else 0. None when there is no record."""
-    from ansible.module_utils.facilitator_ops.cutover_route53 import normalize_dns
+    from ansible.module_utils.facilitator_ops.cutover.route53 import normalize_dns
 
     if not records:
         return None

@@ -6,20 +6,11 @@ Manager inside the module, chains built from the validated network config.
 """
 from __future__ import annotations
 
-from ansible.module_utils.facilitator_ops.secrets_clients import secretsmanager_client
-from ansible.module_utils.facilitator_ops.wallet_rotation import RotationError
-from ansible.module_utils.facilitator_ops.wallet_rotation import chain_for
-from ansible.module_utils.facilitator_ops.wallet_rotation import network_config
-from ansible.module_utils.facilitator_ops.wallet_rotation import resolve_rpc_url
-
-WALLET_SPEC = dict(
-    name=dict(type="str", required=True),
-    kind=dict(type="str", required=True, choices=["evm", "solana"]),
-    env=dict(type="list", elements="str", required=True),
-    secret=dict(type="str"),
-    networks=dict(type="list", elements="str", default=[]),
-)
-
+from ansible.module_utils.facilitator_ops.common.aws import secretsmanager_client
+from ansible.module_utils.facilitator_ops.wallet.rotation import RotationError
+from ansible.module_utils.facilitator_ops.wallet.rotation import chain_for
+from ansible.module_utils.facilitator_ops.wallet.rotation import network_config
+from ansible.module_utils.facilitator_ops.wallet.rotation import resolve_rpc_url
 
 class AwsContext:
     def __init__(self, module):

@@ -38,6 +38,10 @@ TRANSFER_GAS = 21000
 SOLANA_RENT_EXEMPT_MIN = 890880  # lamports, a 0-data system account
 
 
+class TransferRefused(Exception):
+    """A transfer refused before anything was sent (EVM or Solana), safe to print."""
+
+
 class FeeError(Exception):
     pass
 

@@ -16,12 +16,31 @@ from __future__ import annotations
 
 import json
 
-from ansible.module_utils.facilitator_ops.secret_values import key_digests
-from ansible.module_utils.facilitator_ops.secret_values import short
-from ansible.module_utils.facilitator_ops.secret_values import value_digest
-from ansible.module_utils.facilitator_ops.secret_values import wallet_address_matches
+from ansible.module_utils.facilitator_ops.common.digests import key_digests
+from ansible.module_utils.facilitator_ops.common.digests import short
+from ansible.module_utils.facilitator_ops.common.digests import value_digest
+from ansible.module_utils.facilitator_ops.common.keys import wallet_address_matches
 
 WALLET_KEYS = ("private_key", "address")
+
+# What each write action is called in a plan (check mode) and after it ran:
+# one wording for the copy, the one-key change and the migration report.
+ACTION_WORDING = {
+    "create": ("would create", "created"),
+    "add_version": ("would add a version", "new version"),
+    "insert_key": ("would insert key", "key inserted"),
+    "update_key": ("would update key", "key updated"),
+    "remove_key": ("would remove key", "key removed"),
+    "equal": ("equal", "unchanged (equal)"),
+    "source_retired": ("equal (source already scheduled for deletion)",
+                       "unchanged (source already scheduled for deletion)"),
+}
+
+
+def action_words(action, planned=True):
+    """The operator's wording of a write action, as planned or as done."""
+    words = ACTION_WORDING.get(action)
+    return words[0 if planned else 1] if words else action
 
 
 class SecretError(Exception):

@@ -19,16 +19,10 @@ MANIFEST_TYPES = (
     "application/vnd.oci.image.index.v1+json",
 )
 LABEL_VERSION = "org.opencontainers.image.version"
-LABEL_REVISION = "org.opencontainers.image.revision"
-LABEL_SOURCE = "org.opencontainers.image.source"
 LABEL_SOURCE_DIGEST = "xyz.ultravioletadao.facilitator-ops.source-digest"
 
 
 class RegistryError(RuntimeError):
-    pass
-
-
-class RefusedError(RuntimeError):
     pass
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from ansible.module_utils.facilitator_ops.secrets.core import action_words
+
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@:-]{1,2048}$")
 REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
@@ -115,25 +117,7 @@ def normalise(entries, default_source_region=None, default_region=None, default_
 # --------------------------------------------------------------------------
 # Report: what the deploy role, the execution role and the operator need
 # --------------------------------------------------------------------------
-DONE = {
-    "create": "created",
-    "add_version": "new version",
-    "insert_key": "key inserted",
-    "update_key": "key updated",
-    "equal": "unchanged (equal)",
-    "source_retired": "unchanged (source already scheduled for deletion)",
-}
-PLANNED = {
-    "create": "would create",
-    "add_version": "would add a version",
-    "insert_key": "would insert key",
-    "update_key": "would update key",
-    "equal": "equal",
-    "source_retired": "equal (source already scheduled for deletion)",
-}
-
-
-def build_report(results, environment=None, mode="copy", check_mode=False, policy_sid="FacilitatorReadMigratedSecrets"):
+def handover_report(results, environment=None, mode="copy", check_mode=False, policy_sid="FacilitatorReadMigratedSecrets"):
     """results: the registered loop results of secret_copy (each with `item`,
     the normalised entry). Returns a dict with `secrets`, `container_secrets`,
     `iam_policy`, `summary` (lines) and `audit` (one record): names, ARNs,
@@ -153,7 +137,7 @@ def build_report(results, environment=None, mode="copy", check_mode=False, polic
                 if r.get("would_change") else "source already scheduled for deletion"
             )
         else:
-            what = (PLANNED if check_mode else DONE).get(action, action)
+            what = action_words(action, planned=check_mode)
             if r.get("metadata_changes"):
                 what += f" (+{', '.join(r['metadata_changes'])})"
         line = f"{label} <- {src.get('region')}/{src.get('name')}: {what}"

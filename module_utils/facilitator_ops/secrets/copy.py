@@ -8,29 +8,21 @@ returns the module result; it raises SecretError with a printable message
 """
 from __future__ import annotations
 
-from ansible.module_utils.facilitator_ops.secret_values import short
-from ansible.module_utils.facilitator_ops.secret_values import value_digest
-from ansible.module_utils.facilitator_ops.secrets_core import SecretError
-from ansible.module_utils.facilitator_ops.secrets_core import SecretPendingDeletion
-from ansible.module_utils.facilitator_ops.secrets_core import key_value_digest
-from ansible.module_utils.facilitator_ops.secrets_core import metadata_changes
-from ansible.module_utils.facilitator_ops.secrets_core import plan_copy
-from ansible.module_utils.facilitator_ops.secrets_core import plan_key
-from ansible.module_utils.facilitator_ops.secrets_core import preserved_keys
-from ansible.module_utils.facilitator_ops.secrets_core import source_text
-from ansible.module_utils.facilitator_ops.secrets_core import value_from
-from ansible.module_utils.facilitator_ops.secrets_core import verify_document
+from ansible.module_utils.facilitator_ops.common.digests import short
+from ansible.module_utils.facilitator_ops.common.digests import value_digest
+from ansible.module_utils.facilitator_ops.secrets.core import action_words
+from ansible.module_utils.facilitator_ops.secrets.core import SecretError
+from ansible.module_utils.facilitator_ops.secrets.core import SecretPendingDeletion
+from ansible.module_utils.facilitator_ops.secrets.core import key_value_digest
+from ansible.module_utils.facilitator_ops.secrets.core import metadata_changes
+from ansible.module_utils.facilitator_ops.secrets.core import plan_copy
+from ansible.module_utils.facilitator_ops.secrets.core import plan_key
+from ansible.module_utils.facilitator_ops.secrets.core import preserved_keys
+from ansible.module_utils.facilitator_ops.secrets.core import source_text
+from ansible.module_utils.facilitator_ops.secrets.core import value_from
+from ansible.module_utils.facilitator_ops.secrets.core import verify_document
 
 MODES = ("copy", "verify", "retire_source")
-WOULD = {
-    "create": "would create",
-    "add_version": "would add a version",
-    "insert_key": "would insert key",
-    "update_key": "would update key",
-    "equal": "equal",
-}
-
-
 def check_params(p):
     """Input validation that needs no AWS call. Returns a list of problems."""
     problems = []
@@ -179,7 +171,7 @@ def run_copy(p, src, dst, check_mode=False):
     result["metadata_changes"] = sorted(meta_changes)
     if meta_changes:
         result["diff"]["after"]["metadata"] = sorted(meta_changes)
-    result["plan"] = f"{dst_label}: {WOULD.get(action, action)}" + (
+    result["plan"] = f"{dst_label}: {action_words(action)}" + (
         f" (+{', '.join(sorted(meta_changes))})" if meta_changes else ""
     )
 
@@ -187,7 +179,7 @@ def run_copy(p, src, dst, check_mode=False):
     if mode in ("verify", "retire_source"):
         if action not in ("equal", "source_retired"):
             raise SecretError(
-                f"{dst_label} is not migrated yet ({WOULD.get(action, action)}): run the copy first, "
+                f"{dst_label} is not migrated yet ({action_words(action)}): run the copy first, "
                 "retirement is refused in the same run as a copy"
             )
         _verify_destination(p, dest, src_digest if source is not None else None, key, result, before_doc=None)

@@ -21,7 +21,8 @@ import datetime
 import time
 import uuid
 
-LOCK_FIELDS = ("owner", "token", "acquired_at", "expires_at")
+from ansible.module_utils.facilitator_ops.common.aws import retry_kw
+
 STATE_FIELDS = ("last_stage", "last_result", "last_at", "last_owner", "clean_bake_stage", "clean_bake_at")
 
 
@@ -35,10 +36,6 @@ class LockLost(Exception):
 
 def _iso(epoch):
     return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _kw(aws_retry):
-    return {"aws_retry": True} if aws_retry else {}
 
 
 def _unwrap(item):
@@ -61,7 +58,7 @@ def _is_conditional_failure(e):
 def ensure_table(ddb, table, create, check_mode=False, aws_retry=False, wait=True):
     """True if the table exists (or was created). ``create=False`` and missing: False."""
     try:
-        ddb.describe_table(TableName=table, **_kw(aws_retry))
+        ddb.describe_table(TableName=table, **retry_kw(aws_retry))
         return True
     except Exception as e:  # botocore ClientError; kept generic for the pure-python callers
         if getattr(e, "response", {}).get("Error", {}).get("Code") != "ResourceNotFoundException":
@@ -73,18 +70,18 @@ def ensure_table(ddb, table, create, check_mode=False, aws_retry=False, wait=Tru
         KeySchema=[{"AttributeName": "lock_id", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "lock_id", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
-        **_kw(aws_retry),
+        **retry_kw(aws_retry),
     )
     if wait:
         for _ in range(60):
-            if ddb.describe_table(TableName=table, **_kw(aws_retry))["Table"]["TableStatus"] == "ACTIVE":
+            if ddb.describe_table(TableName=table, **retry_kw(aws_retry))["Table"]["TableStatus"] == "ACTIVE":
                 break
             time.sleep(1)
     return True
 
 
 def read(ddb, table, lock_id, aws_retry=False):
-    resp = ddb.get_item(TableName=table, Key={"lock_id": {"S": lock_id}}, ConsistentRead=True, **_kw(aws_retry))
+    resp = ddb.get_item(TableName=table, Key={"lock_id": {"S": lock_id}}, ConsistentRead=True, **retry_kw(aws_retry))
     return _unwrap(resp.get("Item"))
 
 
@@ -140,7 +137,7 @@ def acquire(ddb, table, lock_id, owner, ttl_seconds, now=None, break_lock="no", 
             ConditionExpression=condition,
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
-            **_kw(aws_retry),
+            **retry_kw(aws_retry),
         )
     except Exception as e:
         if not _is_conditional_failure(e):
@@ -163,7 +160,7 @@ def renew(ddb, table, lock_id, token, ttl_seconds, now=None, aws_retry=False):
             ConditionExpression="#token = :token",
             ExpressionAttributeNames={"#token": "token"},
             ExpressionAttributeValues={":exp": {"N": str(expires)}, ":token": {"S": token}},
-            **_kw(aws_retry),
+            **retry_kw(aws_retry),
         )
     except Exception as e:
         if not _is_conditional_failure(e):
@@ -201,7 +198,7 @@ def release(ddb, table, lock_id, token, record=None, now=None, aws_retry=False):
             ConditionExpression="#token = :token",
             ExpressionAttributeNames={"#owner": "owner", "#token": "token"},
             ExpressionAttributeValues=values,
-            **_kw(aws_retry),
+            **retry_kw(aws_retry),
         )
     except Exception as e:
         if not _is_conditional_failure(e):

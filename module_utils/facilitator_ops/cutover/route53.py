@@ -22,6 +22,8 @@ from __future__ import annotations
 import copy
 import time
 
+from ansible.module_utils.facilitator_ops.common.aws import retry_kw
+
 OLD = "old"
 NEW = "new"
 SIDES = (OLD, NEW)
@@ -51,14 +53,9 @@ def alias_from_alb(lb, evaluate_target_health=True):
     }
 
 
-def _kw(aws_retry):
-    # AnsibleAWSModule's retrying client wrapper retries only calls made with aws_retry=True.
-    return {"aws_retry": True} if aws_retry else {}
-
-
 def lookup_alb(elbv2, name, aws_retry=False):
     """describe_load_balancers by name -> the load balancer dict."""
-    resp = elbv2.describe_load_balancers(Names=[name], **_kw(aws_retry))
+    resp = elbv2.describe_load_balancers(Names=[name], **retry_kw(aws_retry))
     lbs = resp.get("LoadBalancers") or []
     if len(lbs) != 1:
         raise CutoverError(f"load balancer {name!r}: expected 1, found {len(lbs)}")
@@ -67,7 +64,7 @@ def lookup_alb(elbv2, name, aws_retry=False):
 
 def find_zone_id(route53, zone, aws_retry=False):
     zone_fqdn = fqdn(zone)
-    resp = route53.list_hosted_zones_by_name(DNSName=zone_fqdn, **_kw(aws_retry))
+    resp = route53.list_hosted_zones_by_name(DNSName=zone_fqdn, **retry_kw(aws_retry))
     matches = [z for z in resp.get("HostedZones", []) if fqdn(z["Name"]) == zone_fqdn and not z.get("Config", {}).get("PrivateZone")]
     if len(matches) != 1:
         raise CutoverError(f"public hosted zone {zone_fqdn}: expected 1, found {len(matches)}")
@@ -80,7 +77,7 @@ def read_records(route53, zone_id, name, rtype="A", aws_retry=False):
     out = []
     kwargs = dict(HostedZoneId=zone_id, StartRecordName=name, StartRecordType=rtype)
     while True:
-        resp = route53.list_resource_record_sets(**kwargs, **_kw(aws_retry))
+        resp = route53.list_resource_record_sets(**kwargs, **retry_kw(aws_retry))
         for rrset in resp.get("ResourceRecordSets", []):
             if fqdn(rrset["Name"]) != name or rrset["Type"] != rtype:
                 return out
@@ -265,12 +262,12 @@ def apply_changes(route53, zone_id, changes, comment="", wait=True, timeout=300,
     if comment:
         batch["Comment"] = comment[:256]
     start = clock()
-    resp = route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch=batch, **_kw(aws_retry))
+    resp = route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch=batch, **retry_kw(aws_retry))
     info = resp["ChangeInfo"]
     change_id, status = info["Id"].split("/")[-1], info["Status"]
     while wait and status != "INSYNC":
         if clock() - start > timeout:
             raise CutoverError(f"change {change_id} still {status} after {timeout}s (it was sent; re-run to check)")
         sleep(poll)
-        status = route53.get_change(Id=change_id, **_kw(aws_retry))["ChangeInfo"]["Status"]
+        status = route53.get_change(Id=change_id, **retry_kw(aws_retry))["ChangeInfo"]["Status"]
     return {"id": change_id, "status": status, "seconds": round(clock() - start, 3)}

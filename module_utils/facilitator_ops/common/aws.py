@@ -1,5 +1,7 @@
 # -*- coding: utf-8 -*-
-"""Secrets Manager clients for another region / profile / assumed role.
+"""AWS helpers every capability shares: the retry keyword for calls made
+through an AWSRetry-decorated client, and Secrets Manager clients for another
+region / profile / assumed role.
 
 AnsibleAWSModule.client() builds a client for the module's own region and
 credentials; a cross-region copy needs a second one for the source (the
@@ -8,6 +10,12 @@ monorepo account or region), optionally with its own profile or role.
 from __future__ import annotations
 
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+
+def retry_kw(aws_retry):
+    """`aws_retry=True` for clients built with AWSRetry.jittered_backoff (the
+    modules), nothing for plain boto3 clients (unit tests, benchmarks)."""
+    return {"aws_retry": True} if aws_retry else {}
 
 
 def secretsmanager_client(module, region, profile=None, role_arn=None, session_name="facilitator-ops-secrets"):

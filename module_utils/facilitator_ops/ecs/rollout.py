@@ -22,15 +22,12 @@ from __future__ import annotations
 import datetime
 import time
 
+from ansible.module_utils.facilitator_ops.ecs.taskdef import revision_of
+
 TERMINAL = ("COMPLETED", "FAILED", "ROLLED_BACK", "TIMEOUT")
 CIRCUIT_BREAKER_MARKERS = ("circuit breaker", "rolling back", "rolled back")
 # Stops that are not errors (scale-in, replaced by a newer deployment, operator).
 BENIGN_STOP_MARKERS = ("scaling activity initiated", "deployment", "user initiated", "service scheduler")
-
-
-def revision_of(arn):
-    """'arn:...:task-definition/family:12' -> 'family:12'."""
-    return (arn or "").rsplit("/", 1)[-1]
 
 
 def _aware(ts):

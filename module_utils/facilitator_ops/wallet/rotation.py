@@ -18,22 +18,22 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible.module_utils.facilitator_ops.ecs_secrets import ResolveError
-from ansible.module_utils.facilitator_ops.ecs_secrets import parse_value_from
-from ansible.module_utils.facilitator_ops.wallet_evm import EvmChain
-from ansible.module_utils.facilitator_ops.wallet_evm import TransferRefused
-from ansible.module_utils.facilitator_ops.wallet_fees import FeeError
-from ansible.module_utils.facilitator_ops.wallet_fees import SOLANA_RENT_EXEMPT_MIN
-from ansible.module_utils.facilitator_ops.wallet_fees import TRANSFER_GAS
-from ansible.module_utils.facilitator_ops.wallet_fees import decimals_for
-from ansible.module_utils.facilitator_ops.wallet_fees import evm_fund_fees
-from ansible.module_utils.facilitator_ops.wallet_fees import from_base_units
-from ansible.module_utils.facilitator_ops.wallet_fees import to_base_units
-from ansible.module_utils.facilitator_ops.wallet_rpc import JsonRpc
-from ansible.module_utils.facilitator_ops.wallet_rpc import RpcError
-from ansible.module_utils.facilitator_ops.wallet_secret import WalletSecret
-from ansible.module_utils.facilitator_ops.wallet_secret import WalletSecretError
-from ansible.module_utils.facilitator_ops.wallet_solana import SolanaChain
+from ansible.module_utils.facilitator_ops.ecs.secrets import ResolveError
+from ansible.module_utils.facilitator_ops.ecs.secrets import parse_value_from
+from ansible.module_utils.facilitator_ops.wallet.evm import EvmChain
+from ansible.module_utils.facilitator_ops.wallet.fees import TransferRefused
+from ansible.module_utils.facilitator_ops.wallet.fees import FeeError
+from ansible.module_utils.facilitator_ops.wallet.fees import SOLANA_RENT_EXEMPT_MIN
+from ansible.module_utils.facilitator_ops.wallet.fees import TRANSFER_GAS
+from ansible.module_utils.facilitator_ops.wallet.fees import decimals_for
+from ansible.module_utils.facilitator_ops.wallet.fees import evm_fund_fees
+from ansible.module_utils.facilitator_ops.wallet.fees import from_base_units
+from ansible.module_utils.facilitator_ops.wallet.fees import to_base_units
+from ansible.module_utils.facilitator_ops.wallet.rpc import JsonRpc
+from ansible.module_utils.facilitator_ops.wallet.rpc import RpcError
+from ansible.module_utils.facilitator_ops.wallet.secret import WalletSecret
+from ansible.module_utils.facilitator_ops.wallet.secret import WalletSecretError
+from ansible.module_utils.facilitator_ops.wallet.solana import SolanaChain
 
 KINDS = ("evm", "solana")
 
@@ -109,13 +109,6 @@ def fmt(value, net):
 
 
 # ---------------------------------------------------------------- task definition
-
-
-def pick_container(taskdef, name):
-    for c in taskdef.get("containerDefinitions") or []:
-        if c.get("name") == name:
-            return c
-    raise RotationError(f"the task definition has no container named {name!r}")
 
 
 def live_wallet_secrets(container, wallets):

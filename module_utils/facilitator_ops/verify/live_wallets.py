@@ -11,12 +11,11 @@ read when a task starts).
 """
 from __future__ import annotations
 
-import json
 
-from ansible.module_utils.facilitator_ops.ecs_secrets import ResolveError
-from ansible.module_utils.facilitator_ops.ecs_secrets import resolve_secrets
-from ansible.module_utils.facilitator_ops.secret_values import evm_address_for_key
-from ansible.module_utils.facilitator_ops.secret_values import solana_address_for_key
+from ansible.module_utils.facilitator_ops.ecs.secrets import ResolveError
+from ansible.module_utils.facilitator_ops.ecs.secrets import resolve_secrets
+from ansible.module_utils.facilitator_ops.common.keys import evm_address_for_key
+from ansible.module_utils.facilitator_ops.common.keys import solana_address_for_key
 
 EVM_PREFIX = "EVM_PRIVATE_KEY"
 SOLANA_PREFIX = "SOLANA_PRIVATE_KEY"
@@ -91,7 +90,3 @@ def live_wallets(task_definition, container_name, get_secret_value, expected_net
         "by_variable": by_variable,
         "plain_environment_keys": plain,
     }
-
-
-def dumps_safe(result):
-    return json.dumps(result, sort_keys=True)

@@ -16,12 +16,12 @@ from __future__ import annotations
 import base64
 import time
 
-from ansible.module_utils.facilitator_ops.wallet_evm import TransferRefused
-from ansible.module_utils.facilitator_ops.wallet_fees import SOLANA_RENT_EXEMPT_MIN
-from ansible.module_utils.facilitator_ops.wallet_fees import fund_need
-from ansible.module_utils.facilitator_ops.wallet_fees import solana_fund_check
-from ansible.module_utils.facilitator_ops.wallet_fees import solana_sweep_plan
-from ansible.module_utils.facilitator_ops.wallet_rpc import RpcError
+from ansible.module_utils.facilitator_ops.wallet.fees import TransferRefused
+from ansible.module_utils.facilitator_ops.wallet.fees import SOLANA_RENT_EXEMPT_MIN
+from ansible.module_utils.facilitator_ops.wallet.fees import fund_need
+from ansible.module_utils.facilitator_ops.wallet.fees import solana_fund_check
+from ansible.module_utils.facilitator_ops.wallet.fees import solana_sweep_plan
+from ansible.module_utils.facilitator_ops.wallet.rpc import RpcError
 
 CONFIRMED = ("confirmed", "finalized")
 

@@ -27,8 +27,6 @@ PENDING = "AWSPENDING"
 CURRENT = "AWSCURRENT"
 PREVIOUS = "AWSPREVIOUS"
 
-STEPS = ("preflight", "create", "fund", "promote", "redeploy", "prove", "sweep", "finish")
-
 
 class StateError(Exception):
     pass
@@ -75,16 +73,6 @@ def next_steps(phase):
     if phase == "promoted":
         return ["redeploy", "prove", "sweep", "finish"]
     raise StateError(f"unknown phase {phase!r}")
-
-
-def network_fund_state(target, new_balance):
-    """'funded' or 'needs <n>'."""
-    need = max(0, int(target) - int(new_balance))
-    return ("funded", 0) if need == 0 else ("needs", need)
-
-
-def network_sweep_state(old_balance, dust_threshold=0):
-    return "swept" if int(old_balance) <= int(dust_threshold) else "to_sweep"
 
 
 def combined_phase(phases):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from ansible.module_utils.facilitator_ops.probe import parse_supported
+from ansible.module_utils.facilitator_ops.verify.probe import parse_supported
 
 LOG_RE = re.compile(
     r"Initialized provider network=(?P<net>[^\s]+) signers=\[(?P<signers>[^\]]*)\](?: feePayer=(?P<fp>[^\s]+))?"

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import uuid
 
-from ansible.module_utils.facilitator_ops.secret_values import short
-from ansible.module_utils.facilitator_ops.secret_values import value_digest
-from ansible.module_utils.facilitator_ops.secret_values import wallet_address_matches
-from ansible.module_utils.facilitator_ops.wallet_state import CURRENT
-from ansible.module_utils.facilitator_ops.wallet_state import PENDING
-from ansible.module_utils.facilitator_ops.wallet_state import phase_of
+from ansible.module_utils.facilitator_ops.common.digests import short
+from ansible.module_utils.facilitator_ops.common.digests import value_digest
+from ansible.module_utils.facilitator_ops.common.keys import wallet_address_matches
+from ansible.module_utils.facilitator_ops.wallet.state import CURRENT
+from ansible.module_utils.facilitator_ops.wallet.state import PENDING
+from ansible.module_utils.facilitator_ops.wallet.state import phase_of
 
 WALLET_SHAPE = ("address", "private_key")
 
@@ -93,9 +93,12 @@ def parse_wallet(text, kind, label, version_id):
 
 
 class WalletSecret:
-    """One wallet secret (an ARN in its region) through a boto3 client."""
+    """One wallet secret (an ARN in its region) through a boto3 client.
 
-    def __init__(self, client, arn, kind, label=None, aws_retry=True):
+    `kind` (evm, solana) is needed to read or create a key; moving version
+    stages works on any wallet secret, so it may be None there."""
+
+    def __init__(self, client, arn, kind=None, label=None, aws_retry=True):
         self.client = client
         self.aws_retry = aws_retry
         self.arn = arn
@@ -122,6 +125,8 @@ class WalletSecret:
         return st
 
     def read(self, version_id):
+        if self.kind is None:
+            raise WalletSecretError(f"{self.label}: reading a wallet version needs its kind (evm, solana)")
         resp = self._call("get_secret_value", SecretId=self.arn, VersionId=version_id)
         if resp.get("SecretString") is None:
             raise WalletSecretError(f"{self.label} ({version_id}): binary secret, expected a JSON wallet document")

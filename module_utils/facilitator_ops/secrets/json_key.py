@@ -7,23 +7,15 @@ This is the operation that wiped production's RPC map when done by hand with
 """
 from __future__ import annotations
 
-from ansible.module_utils.facilitator_ops.secret_values import short
-from ansible.module_utils.facilitator_ops.secret_values import value_digest
-from ansible.module_utils.facilitator_ops.secrets_core import SecretError
-from ansible.module_utils.facilitator_ops.secrets_core import key_value_digest
-from ansible.module_utils.facilitator_ops.secrets_core import plan_key
-from ansible.module_utils.facilitator_ops.secrets_core import preserved_keys
-from ansible.module_utils.facilitator_ops.secrets_core import value_from
-from ansible.module_utils.facilitator_ops.secrets_core import verify_document
-
-WOULD = {
-    "create": "would create the secret with this key",
-    "insert_key": "would insert key",
-    "update_key": "would update key",
-    "remove_key": "would remove key",
-    "equal": "equal",
-}
-
+from ansible.module_utils.facilitator_ops.common.digests import short
+from ansible.module_utils.facilitator_ops.common.digests import value_digest
+from ansible.module_utils.facilitator_ops.secrets.core import action_words
+from ansible.module_utils.facilitator_ops.secrets.core import SecretError
+from ansible.module_utils.facilitator_ops.secrets.core import key_value_digest
+from ansible.module_utils.facilitator_ops.secrets.core import plan_key
+from ansible.module_utils.facilitator_ops.secrets.core import preserved_keys
+from ansible.module_utils.facilitator_ops.secrets.core import value_from
+from ansible.module_utils.facilitator_ops.secrets.core import verify_document
 
 def check_params(p):
     problems = []
@@ -70,7 +62,7 @@ def run_set_key(p, store, check_mode=False):
         arn=current_meta["ARN"] if current_meta else None,
         digest_before=short(current.digest) if current is not None else None,
         key_digest=None if delete else short(value_digest(string_value=new_text)),
-        plan=f"{label}: {WOULD.get(action, action)}",
+        plan=f"{label}: {action_words(action)}",
     )
     result["diff"] = dict(
         before=dict(secret=label, exists=current is not None, digest=result["digest_before"],

@@ -27,25 +27,17 @@ import time
 import urllib.error
 import urllib.request
 
-from ansible.module_utils.facilitator_ops.ecs_secrets import ResolveError
-from ansible.module_utils.facilitator_ops.ecs_secrets import resolve_secrets
+from ansible.module_utils.facilitator_ops.ecs.secrets import ResolveError
+from ansible.module_utils.facilitator_ops.ecs.taskdef import DeriveError
+from ansible.module_utils.facilitator_ops.ecs.taskdef import container_named
+from ansible.module_utils.facilitator_ops.ecs.taskdef import revision_of
+from ansible.module_utils.facilitator_ops.ecs.secrets import resolve_secrets
 
 LABEL_MANAGED = "facilitator-ops.runtime"
 LABEL_MANAGED_VALUE = "ecs-local"
 LABEL_TASKDEF = "facilitator-ops.task-definition"
 LABEL_CONFIG = "facilitator-ops.config-digest"
 LABEL_IMAGE = "facilitator-ops.image"
-
-
-def revision_of(arn):
-    return (arn or "").rsplit("/", 1)[-1]
-
-
-def pick_container(taskdef, name):
-    for c in taskdef.get("containerDefinitions") or []:
-        if c.get("name") == name:
-            return c
-    raise ResolveError(f"no container named {name!r} in {revision_of(taskdef.get('taskDefinitionArn'))}")
 
 
 def config_digest(taskdef_arn, image_id, environment, port):
@@ -138,12 +130,12 @@ class Runtime:
         arn = taskdef.get("taskDefinitionArn")
         rev = revision_of(arn)
         try:
-            cdef = pick_container(taskdef, self.container_name)
+            cdef = container_named(taskdef, self.container_name)
             image = cdef.get("image")
             env = {e["name"]: e.get("value", "") for e in cdef.get("environment") or []}
             self.say(f"{rev}: resolving {len(cdef.get('secrets') or [])} secret(s) from Secrets Manager")
             secret_env = resolve_secrets(cdef.get("secrets") or [], self.fetch_secret)
-        except ResolveError as e:
+        except (ResolveError, DeriveError) as e:
             reason = f"ResourceInitializationError: unable to pull secrets: {e}"
             self.say(f"{rev}: STOPPED before start ({reason}); the running container is left as it is")
             return self._result(arn, "STOPPED", False, stopped_reason=reason, exit_code=None, logs=[])

@@ -12,20 +12,17 @@ from __future__ import annotations
 
 import time
 
-from ansible.module_utils.facilitator_ops.wallet_fees import TRANSFER_GAS
-from ansible.module_utils.facilitator_ops.wallet_fees import effective_fee
-from ansible.module_utils.facilitator_ops.wallet_fees import evm_fund_fees
-from ansible.module_utils.facilitator_ops.wallet_fees import evm_sweep_plan
-from ansible.module_utils.facilitator_ops.wallet_fees import fund_check
-from ansible.module_utils.facilitator_ops.wallet_fees import fund_need
-from ansible.module_utils.facilitator_ops.wallet_rpc import RpcError
+from ansible.module_utils.facilitator_ops.wallet.fees import TRANSFER_GAS
+from ansible.module_utils.facilitator_ops.wallet.fees import TransferRefused
+from ansible.module_utils.facilitator_ops.wallet.fees import effective_fee
+from ansible.module_utils.facilitator_ops.wallet.fees import evm_fund_fees
+from ansible.module_utils.facilitator_ops.wallet.fees import evm_sweep_plan
+from ansible.module_utils.facilitator_ops.wallet.fees import fund_check
+from ansible.module_utils.facilitator_ops.wallet.fees import fund_need
+from ansible.module_utils.facilitator_ops.wallet.rpc import RpcError
 
 OP_STACK_GAS_ORACLE = "0x420000000000000000000000000000000000000F"
 GET_L1_FEE_SELECTOR = "49948e0e"  # getL1Fee(bytes)
-
-
-class TransferRefused(Exception):
-    """A refusal (nothing sent), safe to print."""
 
 
 def _int(v):
