@@ -15,7 +15,7 @@ description:
     (M(community.aws.elb_target_group_info), M(amazon.aws.cloudwatch_metric_alarm) needs an alarm to exist);
     the cutover needs one verdict naming the gate, the value and the threshold, in one module call per bake round.
   - Read-only; runs the same in check mode.
-  - "No data" for a metric gate is a verdict of its own (O(no_data)), never a silent pass.
+  - A metric gate without datapoints ("no data") gets a verdict of its own (O(no_data)), never a silent pass.
   - The HTTP probe of the facilitator is not part of this module (the C(facilitator_verify) role runs it).
 options:
   alb_name:
@@ -60,13 +60,13 @@ options:
     type: float
     default: 0
   no_data:
-    description: Verdict for a metric gate without datapoints. C(warn) passes but says so in RV(warnings) and RV(line).
+    description: Verdict for a metric gate without datapoints. C(warn) passes but says so in RV(warnings_list) and RV(line).
     type: str
     default: warn
     choices: [pass, warn, fail]
   no_data_at_zero_weight:
     description:
-      - Verdict for "no data" while the new ALB gets no traffic (its weight in O(traffic_record) is 0): before the first
+      - Verdict for "no data" while the new ALB gets no traffic (its weight in O(traffic_record) is 0); before the first
         move its metrics have no data by construction. Default O(no_data).
     type: str
     choices: [pass, warn, fail]

@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 module: cutover_lock
 short_description: Take, renew or release the DNS cutover's lock (a DynamoDB item with conditional writes)
 description:
-  - One cutover at a time, across laptops: the lock is a DynamoDB item written with a condition, carrying the owner
+  - One cutover at a time, across laptops. The lock is a DynamoDB item written with a condition, carrying the owner
     (user@host) and an expiry. A second run fails naming the holder. A stale (expired) lock is only replaced when asked
     (O(break_lock=yes)); O(break_lock=force) replaces a live one (emergency rollback).
   - The same item keeps the cutover's stage record (last stage, result, and the stage whose bake finished clean),

@@ -12,8 +12,8 @@ description:
     digests that every other key survived (fails naming the damaged keys otherwise; AWSPREVIOUS holds the old one).
   - A key already holding the value is left alone (no new version).
   - Exists because C(update-secret --secret-string), M(community.aws.secretsmanager_secret) and
-    M(amazon.aws.secretsmanager_secret) replace the whole document: changing one RPC URL that way has wiped the
-    other keys of production's RPC map. None of them can prove the other keys survived.
+    M(amazon.aws.secretsmanager_secret) replace the whole document (changing one RPC URL that way has wiped the
+    other keys of production's RPC map). None of them can prove the other keys survived.
   - Returns digests, key names and the ARN; never a value.
 options:
   name:
