@@ -129,6 +129,11 @@ checked_at:
   description: Epoch seconds of the reading.
   returned: always
   type: float
+target_groups:
+  description: Names of the target groups whose health was read.
+  returned: always
+  type: list
+  elements: str
 """
 
 import time

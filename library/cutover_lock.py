@@ -103,6 +103,10 @@ state:
   description: The stage record (last_stage, last_result, last_at, last_owner, clean_bake_stage, clean_bake_at).
   returned: state=present, state=query
   type: dict
+released:
+  description: The lock was released.
+  returned: state=absent, not in check mode
+  type: bool
 holder:
   description: The current holder's line.
   returned: state=query, and check mode when held

@@ -58,6 +58,10 @@ digest:
   description: First 12 hex digits of the file content's sha256.
   returned: always
   type: str
+dest:
+  description: The env file (O(dest)).
+  returned: always
+  type: str
 """
 
 import os

@@ -102,6 +102,15 @@ task_definition:
   description: The task definition ARN run.
   returned: always
   type: str
+current:
+  description: The runtime container, C(task_definition), C(image), C(status), C(managed); null when there is none.
+  returned: state=info
+  type: dict
+removed:
+  description: Names of the containers removed (or that would be, in check mode).
+  returned: state=absent
+  type: list
+  elements: str
 """
 
 from ansible.module_utils.facilitator_ops.ecs.local_runtime import Runtime

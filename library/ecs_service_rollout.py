@@ -120,6 +120,14 @@ target:
   description: C(arn), C(revision), C(image), C(version) of O(task_definition).
   returned: always
   type: dict
+deployment_id:
+  description: Id of the ECS deployment the update started.
+  returned: when the service was updated
+  type: str
+seconds:
+  description: Seconds from the start of the module to the end of the wait.
+  returned: when the rollout was waited for (or taken from O(external_result))
+  type: float
 """
 
 import datetime

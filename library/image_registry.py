@@ -120,13 +120,20 @@ plan:
   returned: state=plan
   type: dict
 remote:
-  description: Per tag, C(digest), C(version) and C(source_digest) labels, or null when the tag does not exist.
-  returned: state=plan
+  description:
+    - With O(state=plan), per tag, C(digest), C(version) and C(source_digest) labels, or null when the tag does not exist.
+    - With O(state=verified), per tag, the registry's manifest digest, or null when the tag does not exist.
+  returned: state in (plan, verified)
   type: dict
 digest:
   description: The manifest digest (tagged, verified).
   returned: state in (tagged, verified)
   type: str
+moved:
+  description: Tags that were pointed at RV(digest) (or would be, in check mode).
+  returned: state=tagged
+  type: list
+  elements: str
 report:
   description: One line per tag (verified).
   returned: state=verified

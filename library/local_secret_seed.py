@@ -46,6 +46,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+name:
+  description: The secret's name (O(name)).
+  returned: always
+  type: str
 arn:
   description: ARN of the secret.
   returned: always

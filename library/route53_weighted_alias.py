@@ -35,13 +35,35 @@ options:
     default: A
     choices: [A, AAAA]
   old:
-    description: The old ALB, C(alb_name), C(region) (its API region), C(set_identifier) (default C(facilitator-old)).
+    description: The old ALB.
     type: dict
     required: true
+    suboptions:
+      alb_name:
+        description: Load balancer name.
+        type: str
+        required: true
+      region:
+        description: Region of the load balancer's API; default O(region).
+        type: str
+      set_identifier:
+        description: Set identifier of its weighted record; default C(facilitator-old).
+        type: str
   new:
-    description: The new ALB, same keys as O(old) (set identifier default C(facilitator-new)).
+    description: The new ALB.
     type: dict
     required: true
+    suboptions:
+      alb_name:
+        description: Load balancer name.
+        type: str
+        required: true
+      region:
+        description: Region of the load balancer's API; default O(region).
+        type: str
+      set_identifier:
+        description: Set identifier of its weighted record; default C(facilitator-new).
+        type: str
   weights:
     description: Desired weights, C(old) and C(new) (integers 0..255). Mutually exclusive with O(simple).
     type: dict
@@ -110,6 +132,10 @@ zone_id:
   description: Hosted zone id.
   returned: always
   type: str
+targets:
+  description: C(old) and C(new), the DNS name of each side's ALB.
+  returned: always
+  type: dict
 """
 
 import time

@@ -25,7 +25,7 @@ options:
     type: str
     required: true
   value:
-    description: New value of the key (a string). Required with O(state=present).
+    description: New value of the key (a string). Required with O(state=present). A secret, never logged.
     type: str
   state:
     description: C(present) sets the key, C(absent) removes it.

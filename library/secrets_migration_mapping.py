@@ -60,7 +60,7 @@ from ansible.module_utils.facilitator_ops.secrets.mapping import normalise
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            secrets=dict(type="raw", required=True),
+            secrets=dict(type="raw", required=True, no_log=False),  # names and regions, never values
             default_source_region=dict(type="str"),
             default_region=dict(type="str"),
             default_tags=dict(type="dict", default={}),

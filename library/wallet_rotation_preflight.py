@@ -106,6 +106,18 @@ task_definition:
   description: ARN of the task definition the service runs.
   returned: always
   type: str
+task_definition_revision:
+  description: C(family:revision) of RV(task_definition).
+  returned: always
+  type: str
+image:
+  description: Image of the facilitator container.
+  returned: always
+  type: str
+log_configuration:
+  description: The facilitator container's C(logConfiguration) (where M(wallet_signer_proof) reads start-up lines).
+  returned: always
+  type: dict
 wallets:
   description: Per wallet, phase, versions, old/new address, secret ARN and per-network balances and status.
   returned: always

@@ -14,7 +14,7 @@ description:
     wallet modules, which never carry key material. Changes nothing.
 options:
   before:
-    description: Wallets of the run's first pre-flight (M(wallet_rotation_preflight) RV(wallets)).
+    description: Wallets of the run's first pre-flight (the RV(wallet_rotation_preflight#module:wallets) result of M(wallet_rotation_preflight)).
     type: list
     elements: dict
     required: true

@@ -79,7 +79,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 def main():
     module = AnsibleAWSModule(
         argument_spec=dict(
-            secret_arn=dict(type="str", required=True),
+            secret_arn=dict(type="str", required=True, no_log=False),
             action=dict(type="str", required=True, choices=["promote", "rollback", "finish"]),
             old_version=dict(type="str", required=True),
             new_version=dict(type="str", required=True),

@@ -106,6 +106,10 @@ wallets:
   description: Per wallet, sources that proved it and what contradicted it.
   returned: always
   type: dict
+attempts:
+  description: How many times the sources were read.
+  returned: when not in check mode
+  type: int
 """
 
 import json

@@ -111,6 +111,14 @@ errors:
   description: Networks that failed, with the reason.
   returned: always
   type: list
+destination:
+  description: Address the funds went (or would go) to.
+  returned: always
+  type: str
+mode:
+  description: O(mode).
+  returned: always
+  type: str
 """
 
 try:
@@ -135,7 +143,7 @@ def main():
     module = AnsibleAWSModule(
         argument_spec=dict(
             mode=dict(type="str", required=True, choices=["fund", "sweep"]),
-            secret_arn=dict(type="str", required=True),
+            secret_arn=dict(type="str", required=True, no_log=False),
             kind=dict(type="str", required=True, choices=["evm", "solana"]),
             old_version=dict(type="str", required=True),
             new_version=dict(type="str", required=True),
