@@ -135,10 +135,10 @@ import time
 
 from ansible.module_utils.facilitator_ops.ecs.rollout import describe_service
 from ansible.module_utils.facilitator_ops.ecs.rollout import from_runtime
-from ansible.module_utils.facilitator_ops.ecs.taskdef import revision_of
 from ansible.module_utils.facilitator_ops.ecs.rollout import update_service
 from ansible.module_utils.facilitator_ops.ecs.rollout import wait_for_rollout
-from ansible.module_utils.facilitator_ops.ecs.taskdef import version_from_image
+from ansible.module_utils.facilitator_ops.ecs.taskdef import revision_of
+from ansible.module_utils.facilitator_ops.ecs.taskdef import taskdef_summary
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
@@ -146,13 +146,6 @@ try:
     import botocore
 except ImportError:
     pass  # AnsibleAWSModule reports it
-
-
-def _summary(td, container_name):
-    image = next((c.get("image") for c in td.get("containerDefinitions") or [] if c.get("name") == container_name), None)
-    return dict(arn=td.get("taskDefinitionArn"), revision=td.get("revision"),
-                family_revision=f"{td.get('family')}:{td.get('revision')}", image=image,
-                version=version_from_image(image))
 
 
 def _previous_revision(call, current_td):
@@ -221,7 +214,8 @@ def main():
     needs_update = p["update"] and (not same or p["force_new_deployment"])
     result = dict(changed=False, updated=needs_update, previous_task_definition=previous,
                   task_definition=target, progress=[], state="SKIPPED", reason="",
-                  previous=_summary(prev_td, p["container_name"]), target=_summary(target_td, p["container_name"]))
+                  previous=taskdef_summary(prev_td, p["container_name"], missing_ok=True),
+                  target=taskdef_summary(target_td, p["container_name"], missing_ok=True))
     if module.check_mode:
         result.update(changed=needs_update, state="PLANNED",
                       reason=(f"would update {p['service']} {revision_of(previous)} -> {revision_of(target)}"

@@ -96,12 +96,12 @@ version_check:
 """
 
 from ansible.module_utils.facilitator_ops.ecs.taskdef import DeriveError
-from ansible.module_utils.facilitator_ops.ecs.taskdef import container_image
 from ansible.module_utils.facilitator_ops.ecs.taskdef import derive_task_definition
 from ansible.module_utils.facilitator_ops.ecs.taskdef import downgrade_check
 from ansible.module_utils.facilitator_ops.ecs.taskdef import normalize_version
 from ansible.module_utils.facilitator_ops.ecs.taskdef import registerable
 from ansible.module_utils.facilitator_ops.ecs.taskdef import same_definition
+from ansible.module_utils.facilitator_ops.ecs.taskdef import taskdef_summary
 from ansible.module_utils.facilitator_ops.ecs.taskdef import version_from_image
 from ansible.module_utils.facilitator_ops.ecs.taskdef import VersionError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
@@ -119,13 +119,6 @@ REUSE_LOOKBACK = 5
 def _describe(ecs, ref):
     out = ecs.describe_task_definition(aws_retry=True, taskDefinition=ref, include=["TAGS"])
     return out["taskDefinition"], out.get("tags") or []
-
-
-def _summary(td, container_name):
-    image = container_image(td, container_name)
-    return dict(arn=td.get("taskDefinitionArn"), revision=td.get("revision"),
-                family_revision=f"{td.get('family')}:{td.get('revision')}", image=image,
-                version=version_from_image(image))
 
 
 def _usable(version):
@@ -161,7 +154,7 @@ def main():
         module.fail_json_aws(e, msg="cannot read the service's current task definition")
 
     try:
-        cur = _summary(current, p["container_name"])
+        cur = taskdef_summary(current, p["container_name"])
     except DeriveError as e:
         module.fail_json(msg=str(e))
     image = p["image"] or cur["image"]
@@ -202,7 +195,7 @@ def main():
                     continue
                 candidate, _ = _describe(ecs, arn)
                 if same_definition(registerable(candidate), new_kwargs):
-                    result.update(reused=True, target=dict(_summary(candidate, p["container_name"]), version=new_version))
+                    result.update(reused=True, target=dict(taskdef_summary(candidate, p["container_name"]), version=new_version))
                     module.exit_json(**result)
         if module.check_mode:
             result.update(changed=True, registered=True,
@@ -212,7 +205,7 @@ def main():
         registered = ecs.register_task_definition(aws_retry=True, **new_kwargs)["taskDefinition"]
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
         module.fail_json_aws(e, msg="cannot register the new task definition")
-    result.update(changed=True, registered=True, target=dict(_summary(registered, p["container_name"]), version=new_version))
+    result.update(changed=True, registered=True, target=dict(taskdef_summary(registered, p["container_name"]), version=new_version))
     module.exit_json(**result)
 
 

@@ -144,14 +144,13 @@ report:
 from ansible.module_utils.facilitator_ops.image.ecr import EcrTokenError
 from ansible.module_utils.facilitator_ops.image.ecr import fetch_credentials
 from ansible.module_utils.facilitator_ops.image.ecr import pick_credential
-from ansible.module_utils.facilitator_ops.image.registry import LABEL_SOURCE_DIGEST
-from ansible.module_utils.facilitator_ops.image.registry import LABEL_VERSION
 from ansible.module_utils.facilitator_ops.image.registry import RegistryClient
 from ansible.module_utils.facilitator_ops.image.registry import RegistryError
 from ansible.module_utils.facilitator_ops.image.registry import compare_digests
 from ansible.module_utils.facilitator_ops.image.registry import local_digest_for
 from ansible.module_utils.facilitator_ops.image.registry import plan_push
 from ansible.module_utils.facilitator_ops.image.registry import registry_base_url
+from ansible.module_utils.facilitator_ops.image.registry import tag_summary
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
@@ -177,14 +176,6 @@ def _client(module):
                           timeout=p["timeout"])
 
 
-def _summary(state):
-    if state is None:
-        return None
-    labels = state.get("labels") or {}
-    return {"digest": state["digest"], "version": labels.get(LABEL_VERSION),
-            "source_digest": labels.get(LABEL_SOURCE_DIGEST)}
-
-
 def do_plan(module, client):
     p = module.params
     if not p["version"] or not p["source_digest"]:
@@ -194,7 +185,7 @@ def do_plan(module, client):
     local = {"labels": p["local_labels"]} if p["local_labels"] else None
     plan = plan_push(p["version"], p["source_digest"], p["protected_tags"], p["mutable_tags"], remote,
                      local=local, allow_retag=p["allow_retag"])
-    out = dict(changed=False, plan=plan, remote={t: _summary(s) for t, s in remote.items()})
+    out = dict(changed=False, plan=plan, remote={t: tag_summary(s) for t, s in remote.items()})
     if plan["action"] == "refuse":
         module.fail_json(
             msg=(f"refusing to overwrite {p['registry']}/{p['repository']}: {plan['reason']} "

@@ -71,8 +71,7 @@ try:
 except ImportError:
     pass
 
-from ansible.module_utils.facilitator_ops.common.aws import secretsmanager_client
-from ansible.module_utils.facilitator_ops.wallet.secret import WalletSecret
+from ansible.module_utils.facilitator_ops.wallet.aws import wallet_secret
 from ansible.module_utils.facilitator_ops.wallet.secret import WalletSecretError
 from ansible.module_utils.facilitator_ops.wallet.state import StateError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
@@ -88,13 +87,9 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    arn = p["secret_arn"]
-    parts = arn.split(":")
-    if len(parts) < 7 or parts[2] != "secretsmanager":
-        module.fail_json(msg=f"secret_arn is not a Secrets Manager ARN: {arn}")
-    label = parts[6]
+    ws = wallet_secret(module, p["kind"])
+    label = ws.label
     try:
-        ws = WalletSecret(secretsmanager_client(module, parts[3]), arn, p["kind"], label=label)
         st = ws.state()
         if st["phase"] == "promoted":
             new = ws.read(st["new"])

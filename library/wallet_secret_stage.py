@@ -67,8 +67,7 @@ try:
 except ImportError:
     pass
 
-from ansible.module_utils.facilitator_ops.common.aws import secretsmanager_client
-from ansible.module_utils.facilitator_ops.wallet.secret import WalletSecret
+from ansible.module_utils.facilitator_ops.wallet.aws import wallet_secret
 from ansible.module_utils.facilitator_ops.wallet.secret import WalletSecretError
 from ansible.module_utils.facilitator_ops.wallet.state import StateError
 from ansible.module_utils.facilitator_ops.wallet.state import phase_of
@@ -87,12 +86,9 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    parts = p["secret_arn"].split(":")
-    if len(parts) < 7 or parts[2] != "secretsmanager":
-        module.fail_json(msg=f"secret_arn is not a Secrets Manager ARN: {p['secret_arn']}")
-    label = parts[6]
+    ws = wallet_secret(module)
+    label = ws.label
     try:
-        ws = WalletSecret(secretsmanager_client(module, parts[3]), p["secret_arn"], label=label)
         before = ws.describe().get("VersionIdsToStages") or {}
         op, msg = stage_action(p["action"], phase_of(before), p["old_version"], p["new_version"])
         if op is None or module.check_mode:

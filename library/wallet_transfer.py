@@ -126,13 +126,12 @@ try:
 except ImportError:
     pass
 
-from ansible.module_utils.facilitator_ops.common.aws import secretsmanager_client
 from ansible.module_utils.facilitator_ops.wallet.aws import AwsContext
+from ansible.module_utils.facilitator_ops.wallet.aws import wallet_secret
 from ansible.module_utils.facilitator_ops.wallet.rotation import RotationError
 from ansible.module_utils.facilitator_ops.wallet.rotation import format_result
 from ansible.module_utils.facilitator_ops.wallet.rotation import result_line
 from ansible.module_utils.facilitator_ops.wallet.rotation import transfer_all
-from ansible.module_utils.facilitator_ops.wallet.secret import WalletSecret
 from ansible.module_utils.facilitator_ops.wallet.secret import WalletSecretError
 from ansible.module_utils.facilitator_ops.wallet.state import StateError
 from ansible.module_utils.facilitator_ops.wallet.state import transfer_stage_check
@@ -159,17 +158,14 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    parts = p["secret_arn"].split(":")
-    if len(parts) < 7 or parts[2] != "secretsmanager":
-        module.fail_json(msg=f"secret_arn is not a Secrets Manager ARN: {p['secret_arn']}")
-    label = parts[6]
+    ws = wallet_secret(module, p["kind"])
+    label = ws.label
     ctx = AwsContext(module)
     try:
         nets = ctx.networks(p["networks"])
         unknown = [n for n in p["network_names"] if n not in nets]
         if unknown:
             raise RotationError(f"unknown network(s) {', '.join(unknown)}")
-        ws = WalletSecret(secretsmanager_client(module, parts[3]), p["secret_arn"], p["kind"], label=label)
         st = ws.state()
         transfer_stage_check(p["mode"], st, p["old_version"], p["new_version"])
         old = ws.read(p["old_version"])
