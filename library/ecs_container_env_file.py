@@ -19,15 +19,12 @@ options:
     description: The container definition (as returned by C(describe-task-definition)); C(environment) and C(secrets) are used.
     type: dict
     required: true
-  extra_environment:
-    description: Plain variables added on top (for example C(PORT) of a local instance).
-    type: dict
-    default: {}
   dest:
     description: Env file to write (its directory must exist).
     type: path
     required: true
 extends_documentation_fragment:
+  - facilitator_ecs.environment
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -67,11 +64,12 @@ dest:
 import os
 import tempfile
 
+from ansible.module_utils.facilitator_ops.common.argspec import ECS_ENVIRONMENT
+from ansible.module_utils.facilitator_ops.common.aws import value_from_fetcher
 from ansible.module_utils.facilitator_ops.ecs.secrets import ResolveError
 from ansible.module_utils.facilitator_ops.ecs.secrets import content_digest
 from ansible.module_utils.facilitator_ops.ecs.secrets import render_env_file
 from ansible.module_utils.facilitator_ops.ecs.secrets import resolve_secrets
-from ansible.module_utils.facilitator_ops.common.aws import value_from_fetcher
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 
@@ -79,7 +77,7 @@ def main():
     module = AnsibleAWSModule(
         argument_spec=dict(
             container_definition=dict(type="dict", required=True),
-            extra_environment=dict(type="dict", default={}),
+            **ECS_ENVIRONMENT,
             dest=dict(type="path", required=True),
         ),
         supports_check_mode=True,

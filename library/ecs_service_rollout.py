@@ -18,15 +18,9 @@ description:
     after C(--force-new-deployment), and M(community.aws.ecs_service) does not wait for a rollout at all.
   - Idempotent, the service already on O(task_definition) and no O(force_new_deployment) means no update.
     Check mode updates nothing.
+  - The image and version reported are those of the container O(container_name), whose exit code is the one that
+    counts for a stopped task.
 options:
-  cluster:
-    description: ECS cluster.
-    type: str
-    required: true
-  service:
-    description: ECS service.
-    type: str
-    required: true
   task_definition:
     description:
       - Task definition ARN (or C(family:revision)) to run.
@@ -62,14 +56,12 @@ options:
     description: Tasks of the new revision stopped with errors that fail the rollout.
     type: int
     default: 1
-  container_name:
-    description: The application container, whose image/version is reported and whose exit code counts for stopped tasks.
-    type: str
-    default: facilitator
   external_result:
     description: Result of M(ecs_local_runtime) that stands for the rollout (local stack only).
     type: dict
 extends_documentation_fragment:
+  - facilitator_ecs
+  - facilitator_ecs.container
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -133,6 +125,8 @@ seconds:
 import datetime
 import time
 
+from ansible.module_utils.facilitator_ops.common.argspec import ECS_CONTAINER
+from ansible.module_utils.facilitator_ops.common.argspec import ECS_SERVICE
 from ansible.module_utils.facilitator_ops.ecs.rollout import describe_service
 from ansible.module_utils.facilitator_ops.ecs.rollout import from_runtime
 from ansible.module_utils.facilitator_ops.ecs.rollout import update_service
@@ -168,8 +162,8 @@ def _previous_revision(call, current_td):
 def main():
     module = AnsibleAWSModule(
         argument_spec=dict(
-            cluster=dict(type="str", required=True),
-            service=dict(type="str", required=True),
+            **ECS_SERVICE,
+            **ECS_CONTAINER,
             task_definition=dict(type="str", required=True),
             force_new_deployment=dict(type="bool", default=False),
             circuit_breaker=dict(type="bool", default=True),
@@ -178,7 +172,6 @@ def main():
             timeout=dict(type="int", default=900),
             interval=dict(type="int", default=15),
             stopped_task_threshold=dict(type="int", default=1),
-            container_name=dict(type="str", default="facilitator"),
             external_result=dict(type="dict"),
         ),
         supports_check_mode=True,

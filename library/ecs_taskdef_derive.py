@@ -17,18 +17,6 @@ description:
   - Exists because M(community.aws.ecs_taskdefinition) rebuilds a definition from task arguments (it cannot copy the
     current one, keeps no unknown fields and selects nothing by container name) and no bundled module compares versions.
 options:
-  cluster:
-    description: ECS cluster name or ARN.
-    type: str
-    required: true
-  service:
-    description: ECS service name.
-    type: str
-    required: true
-  container_name:
-    description: Name of the container whose image is replaced.
-    type: str
-    default: facilitator
   image:
     description: Full image reference to deploy (tag or digest). Unset keeps the current image (secrets-only change).
     type: str
@@ -51,6 +39,8 @@ options:
     type: bool
     default: true
 extends_documentation_fragment:
+  - facilitator_ecs
+  - facilitator_ecs.container
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -95,6 +85,8 @@ version_check:
   type: str
 """
 
+from ansible.module_utils.facilitator_ops.common.argspec import ECS_CONTAINER
+from ansible.module_utils.facilitator_ops.common.argspec import ECS_SERVICE
 from ansible.module_utils.facilitator_ops.ecs.taskdef import DeriveError
 from ansible.module_utils.facilitator_ops.ecs.taskdef import derive_task_definition
 from ansible.module_utils.facilitator_ops.ecs.taskdef import downgrade_check
@@ -131,9 +123,8 @@ def _usable(version):
 def main():
     module = AnsibleAWSModule(
         argument_spec=dict(
-            cluster=dict(type="str", required=True),
-            service=dict(type="str", required=True),
-            container_name=dict(type="str", default="facilitator"),
+            **ECS_SERVICE,
+            **ECS_CONTAINER,
             image=dict(type="str"),
             new_version=dict(type="str"),
             running_version=dict(type="str"),
