@@ -18,19 +18,12 @@ description:
     left it in /tmp); M(amazon.aws.secretsmanager_secret) can neither generate keys nor stage a version as
     C(AWSPENDING). Returns the address and version id only.
 options:
-  secret_arn:
-    description: ARN of the wallet secret (its region is taken from the ARN).
-    type: str
-    required: true
-  kind:
-    description: Wallet kind.
-    type: str
-    choices: [evm, solana]
-    required: true
   expected_old_address:
     description: The address pre-flight saw as the current wallet; refuses when it changed since.
     type: str
 extends_documentation_fragment:
+  - facilitator_wallet
+  - facilitator_wallet.kind
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -71,6 +64,8 @@ try:
 except ImportError:
     pass
 
+from ansible.module_utils.facilitator_ops.common.argspec import WALLET_KIND
+from ansible.module_utils.facilitator_ops.common.argspec import WALLET_SECRET
 from ansible.module_utils.facilitator_ops.wallet.aws import wallet_secret
 from ansible.module_utils.facilitator_ops.wallet.secret import WalletSecretError
 from ansible.module_utils.facilitator_ops.wallet.state import StateError
@@ -80,8 +75,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 def main():
     module = AnsibleAWSModule(
         argument_spec=dict(
-            secret_arn=dict(type="str", required=True, no_log=False),
-            kind=dict(type="str", required=True, choices=["evm", "solana"]),
+            **WALLET_SECRET,
+            **WALLET_KIND,
             expected_old_address=dict(type="str"),
         ),
         supports_check_mode=True,

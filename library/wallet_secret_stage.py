@@ -17,24 +17,14 @@ description:
   - Each action checks the versions are what the caller expects and does nothing when the state is already reached
     (idempotent). Exists because M(amazon.aws.secretsmanager_secret) cannot move staging labels. No value is read.
 options:
-  secret_arn:
-    description: ARN of the wallet secret (region from the ARN).
-    type: str
-    required: true
   action:
     description: What to do.
     type: str
     choices: [promote, rollback, finish]
     required: true
-  old_version:
-    description: Version id of the old wallet.
-    type: str
-    required: true
-  new_version:
-    description: Version id of the new wallet.
-    type: str
-    required: true
 extends_documentation_fragment:
+  - facilitator_wallet
+  - facilitator_wallet.versions
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -67,6 +57,8 @@ try:
 except ImportError:
     pass
 
+from ansible.module_utils.facilitator_ops.common.argspec import WALLET_SECRET
+from ansible.module_utils.facilitator_ops.common.argspec import WALLET_VERSIONS
 from ansible.module_utils.facilitator_ops.wallet.aws import wallet_secret
 from ansible.module_utils.facilitator_ops.wallet.secret import WalletSecretError
 from ansible.module_utils.facilitator_ops.wallet.state import StateError
@@ -78,10 +70,9 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 def main():
     module = AnsibleAWSModule(
         argument_spec=dict(
-            secret_arn=dict(type="str", required=True, no_log=False),
+            **WALLET_SECRET,
+            **WALLET_VERSIONS,
             action=dict(type="str", required=True, choices=["promote", "rollback", "finish"]),
-            old_version=dict(type="str", required=True),
-            new_version=dict(type="str", required=True),
         ),
         supports_check_mode=True,
     )

@@ -27,23 +27,6 @@ options:
     type: str
     choices: [fund, sweep]
     required: true
-  secret_arn:
-    description: ARN of the wallet secret (region from the ARN).
-    type: str
-    required: true
-  kind:
-    description: Wallet kind.
-    type: str
-    choices: [evm, solana]
-    required: true
-  old_version:
-    description: Version id of the old wallet (the sender).
-    type: str
-    required: true
-  new_version:
-    description: Version id of the new wallet.
-    type: str
-    required: true
   expected_old_address:
     description: Address pre-flight saw for the old wallet (checked against the key read).
     type: str
@@ -55,10 +38,6 @@ options:
   to_address:
     description: Sweep destination (a treasury); default the new wallet. Ignored by C(fund).
     type: str
-  networks:
-    description: Network settings (see M(wallet_rotation_preflight)).
-    type: dict
-    required: true
   network_names:
     description: Networks to transfer on.
     type: list
@@ -72,11 +51,11 @@ options:
     description: Seconds to wait per network for in-flight transactions and for the receipt.
     type: int
     default: 180
-  rpc_timeout:
-    description: Seconds per JSON-RPC call.
-    type: float
-    default: 20
 extends_documentation_fragment:
+  - facilitator_wallet
+  - facilitator_wallet.kind
+  - facilitator_wallet.versions
+  - facilitator_wallet.chains
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -126,6 +105,10 @@ try:
 except ImportError:
     pass
 
+from ansible.module_utils.facilitator_ops.common.argspec import WALLET_CHAINS
+from ansible.module_utils.facilitator_ops.common.argspec import WALLET_KIND
+from ansible.module_utils.facilitator_ops.common.argspec import WALLET_SECRET
+from ansible.module_utils.facilitator_ops.common.argspec import WALLET_VERSIONS
 from ansible.module_utils.facilitator_ops.wallet.aws import AwsContext
 from ansible.module_utils.facilitator_ops.wallet.aws import wallet_secret
 from ansible.module_utils.facilitator_ops.wallet.rotation import RotationError
@@ -142,18 +125,16 @@ def main():
     module = AnsibleAWSModule(
         argument_spec=dict(
             mode=dict(type="str", required=True, choices=["fund", "sweep"]),
-            secret_arn=dict(type="str", required=True, no_log=False),
-            kind=dict(type="str", required=True, choices=["evm", "solana"]),
-            old_version=dict(type="str", required=True),
-            new_version=dict(type="str", required=True),
+            **WALLET_SECRET,
+            **WALLET_KIND,
+            **WALLET_VERSIONS,
+            **WALLET_CHAINS,
             expected_old_address=dict(type="str", required=True),
             expected_new_address=dict(type="str", required=True),
             to_address=dict(type="str"),
-            networks=dict(type="dict", required=True),
             network_names=dict(type="list", elements="str", required=True),
             parallel=dict(type="bool", default=True),
             timeout=dict(type="int", default=180),
-            rpc_timeout=dict(type="float", default=20.0),
         ),
         supports_check_mode=True,
     )
