@@ -18,7 +18,6 @@ description:
   - Exists because M(community.aws.ecs_ecr) manages the repository, not images, M(community.docker.docker_image_push)
     does not compare digests or protect tags, and locally the images live in an OCI registry that the ECR API
     (moto) knows nothing about.
-  - With O(registry_auth=ecr) a token from C(ecr:GetAuthorizationToken) is used inside the module and never returned.
 options:
   state:
     description: What to do.
@@ -29,16 +28,6 @@ options:
     description: Registry host[:port], e.g. C(123456789012.dkr.ecr.us-east-2.amazonaws.com) or C(127.0.0.1:5001).
     type: str
     required: true
-  registry_scheme:
-    description: Scheme of the registry's HTTP API.
-    type: str
-    choices: [https, http]
-    default: https
-  registry_auth:
-    description: C(ecr) authenticates with an ECR token; C(none) for an auth-less registry.
-    type: str
-    choices: [ecr, none]
-    default: ecr
   repository:
     description: Repository name in the registry.
     type: str
@@ -84,6 +73,7 @@ options:
     type: float
     default: 30
 extends_documentation_fragment:
+  - facilitator_registry
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -141,6 +131,7 @@ report:
   elements: str
 """
 
+from ansible.module_utils.facilitator_ops.common.argspec import REGISTRY_ACCESS
 from ansible.module_utils.facilitator_ops.image.ecr import EcrTokenError
 from ansible.module_utils.facilitator_ops.image.ecr import fetch_credentials
 from ansible.module_utils.facilitator_ops.image.ecr import pick_credential
@@ -233,8 +224,7 @@ def main():
         argument_spec=dict(
             state=dict(type="str", choices=["plan", "tagged", "verified"], default="plan"),
             registry=dict(type="str", required=True),
-            registry_scheme=dict(type="str", choices=["https", "http"], default="https"),
-            registry_auth=dict(type="str", choices=["ecr", "none"], default="ecr"),
+            **REGISTRY_ACCESS,
             repository=dict(type="str", required=True),
             version=dict(type="str"),
             source_digest=dict(type="str"),
