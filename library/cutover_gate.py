@@ -17,6 +17,8 @@ description:
   - Read-only; runs the same in check mode.
   - A metric gate without datapoints ("no data") gets a verdict of its own (O(no_data)), never a silent pass.
   - The HTTP probe of the facilitator is not part of this module (the C(facilitator_verify) role runs it).
+author:
+  - facilitator-ops
 options:
   alb_name:
     description: The load balancer under watch (the new ALB).
@@ -87,8 +89,6 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""

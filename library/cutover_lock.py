@@ -16,6 +16,8 @@ description:
   - Exists because no bundled module offers a compare-and-swap lock (M(amazon.aws.dynamodb_table) manages tables,
     not items).
   - Check mode reads only; it reports a holder as a warning instead of failing.
+author:
+  - facilitator-ops
 options:
   table:
     description: DynamoDB table (key C(lock_id), string).
@@ -57,8 +59,6 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""

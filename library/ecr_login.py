@@ -19,6 +19,8 @@ description:
     but not used; the module verifies that the registry answers without credentials and reports the login as skipped.
   - Refreshing a short-lived credential is bookkeeping, not a change to the facilitator, so C(changed) is false unless
     O(report_changes) is set; check mode fetches and verifies but writes nothing.
+author:
+  - facilitator-ops
 options:
   registry:
     description:
@@ -45,8 +47,6 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""

@@ -14,6 +14,8 @@ description:
   - Exists so the local stack runs the facilitator from the same task definition as ECS, without any secret value ever
     being a task argument, a registered result or a fact. No bundled module resolves C(valueFrom).
   - Returns variable names and a digest only.
+author:
+  - facilitator-ops
 options:
   container_definition:
     description: The container definition (as returned by C(describe-task-definition)); C(environment) and C(secrets) are used.
@@ -28,8 +30,6 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""

@@ -19,6 +19,8 @@ description:
     cannot be used.
   - Exists because no bundled module runs a task definition, and M(community.docker.docker_container) would need
     the secret values as task arguments.
+author:
+  - facilitator-ops
 options:
   task_definition:
     description: Task definition ARN or C(family:revision) (required for O(state=started)).
@@ -58,8 +60,6 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""

@@ -20,6 +20,8 @@ description:
     Check mode updates nothing.
   - The image and version reported are those of the container O(container_name), whose exit code is the one that
     counts for a stopped task.
+author:
+  - facilitator-ops
 options:
   task_definition:
     description:
@@ -65,8 +67,6 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""

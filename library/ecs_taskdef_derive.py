@@ -16,6 +16,8 @@ description:
   - Refuses a downgrade (running version newer than the new one, leading C(v) ignored) unless O(allow_downgrade).
   - Exists because M(community.aws.ecs_taskdefinition) rebuilds a definition from task arguments (it cannot copy the
     current one, keeps no unknown fields and selects nothing by container name) and no bundled module compares versions.
+author:
+  - facilitator-ops
 options:
   image:
     description: Full image reference to deploy (tag or digest). Unset keeps the current image (secrets-only change).
@@ -44,8 +46,6 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""

@@ -14,6 +14,8 @@ description:
   - Exists so verification can prove the keys the service is configured with are the live signers, without an
     inventory list that goes stale after every wallet rotation, and without any key leaving the module.
   - Read-only, so it runs the same in check mode.
+author:
+  - facilitator-ops
 options:
   expected_networks:
     description:
@@ -30,8 +32,6 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""

@@ -13,6 +13,8 @@ description:
   - Exists because C(/health) checks nothing (a facilitator with half its networks missing is still "healthy") and
     M(ansible.builtin.uri) can neither diff the C(/supported) network set nor run a bounded load probe.
   - Read-only, it never changes anything, so it runs the same in check mode.
+author:
+  - facilitator-ops
 options:
   checks:
     description: Which checks to run.
@@ -58,8 +60,6 @@ options:
     default: true
 extends_documentation_fragment:
   - facilitator_url
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""

@@ -18,6 +18,8 @@ description:
   - Exists because M(community.aws.ecs_ecr) manages the repository, not images, M(community.docker.docker_image_push)
     does not compare digests or protect tags, and locally the images live in an OCI registry that the ECR API
     (moto) knows nothing about.
+author:
+  - facilitator-ops
 options:
   state:
     description: What to do.
@@ -77,8 +79,6 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""

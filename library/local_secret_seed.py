@@ -13,6 +13,8 @@ description:
     or registered values; M(community.aws.secretsmanager_secret) only accepts the value as an argument.
   - Values are derived inside the module from anvil's public development mnemonic, so every restart of the stack seeds the same world.
   - Never use against a real account; it refuses to run without O(endpoint_url).
+author:
+  - facilitator-ops
 options:
   description:
     description: Secret description.
@@ -29,8 +31,6 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""

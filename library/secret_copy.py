@@ -24,6 +24,8 @@ description:
   - Exists because M(community.aws.secretsmanager_secret) and M(amazon.aws.secretsmanager_secret) only take the
     value as a task argument (so it passes through Ansible's variables and output), cannot copy across regions,
     cannot change one key of a JSON secret and cannot prove the other keys survived.
+author:
+  - facilitator-ops
 options:
   source_name:
     description: Source secret name or ARN.
@@ -91,8 +93,6 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""

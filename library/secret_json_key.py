@@ -15,6 +15,8 @@ description:
     M(amazon.aws.secretsmanager_secret) replace the whole document (changing one RPC URL that way has wiped the
     other keys of production's RPC map). None of them can prove the other keys survived.
   - Returns digests, key names and the ARN; never a value.
+author:
+  - facilitator-ops
 options:
   key:
     description: The JSON key to change.
@@ -50,8 +52,6 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""

@@ -14,6 +14,8 @@ description:
   - Exists because M(ansible.builtin.assert) cannot say which item and which field is wrong without a page of
     Jinja per rule, and the same checks must be unit-testable.
   - Touches nothing; runs on the control node.
+author:
+  - facilitator-ops
 options:
   secrets:
     description: The mapping, a list of items (see the role's README in docs/runbook-secrets-migration.md).
@@ -33,8 +35,6 @@ options:
     description: Overwrite policy for items without C(overwrite).
     type: bool
     default: false
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""

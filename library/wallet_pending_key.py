@@ -17,6 +17,8 @@ description:
   - Exists because generating a key anywhere else puts it in task arguments, facts or a temp file (the old script
     left it in /tmp); M(amazon.aws.secretsmanager_secret) can neither generate keys nor stage a version as
     C(AWSPENDING). Returns the address and version id only.
+author:
+  - facilitator-ops
 options:
   expected_old_address:
     description: The address pre-flight saw as the current wallet; refuses when it changed since.
@@ -27,8 +29,6 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""

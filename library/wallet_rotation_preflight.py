@@ -20,6 +20,8 @@ description:
     the key must be read to know its address, which must stay inside the module. Returns addresses, version ids,
     ARNs and balances; never a key or an RPC URL.
   - Never changes anything (runs the same in check mode).
+author:
+  - facilitator-ops
 options:
   wallets:
     description:
@@ -66,8 +68,6 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""

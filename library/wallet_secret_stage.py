@@ -16,6 +16,8 @@ description:
   - C(finish) removes C(AWSPENDING) from the (current) new version, which ends the rotation.
   - Each action checks the versions are what the caller expects and does nothing when the state is already reached
     (idempotent). Exists because M(amazon.aws.secretsmanager_secret) cannot move staging labels. No value is read.
+author:
+  - facilitator-ops
 options:
   action:
     description: What to do.
@@ -28,8 +30,6 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""

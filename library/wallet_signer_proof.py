@@ -19,6 +19,8 @@ description:
     the replaced one. Does not fail by default (O(fail_on_error=false)); the rotation role rolls back on C(proven=false).
   - Exists because M(facilitator_probe) compares against fixed inventory signers and cannot read start-up logs or
     wait for a rollout to reach them.
+author:
+  - facilitator-ops
 options:
   expectations:
     description: C(wallet), C(kind), C(expect) (address that must be live), C(replaced) (address that must not), C(networks).
@@ -75,8 +77,6 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""

@@ -21,6 +21,8 @@ description:
   - Refuses unless the secret's version stages match the step (fund only while pending, sweep only once promoted).
   - Exists because the bundled collections have no chain modules, and signing needs the key, which must not leave
     the module; keys are read from Secrets Manager here, RPC URLs too when they are secrets. Never returns either.
+author:
+  - facilitator-ops
 options:
   mode:
     description: C(fund) or C(sweep).
@@ -59,8 +61,6 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""

@@ -15,6 +15,8 @@ description:
     cannot settle (no gas, wrong key); only a real settlement proves the payment path.
   - The payer key is read from a file inside the module and never returned. Spends real tokens and gas on the
     configured chain, so it is meant for test networks; in check mode it does nothing.
+author:
+  - facilitator-ops
 options:
   chain_state_file:
     description: JSON file describing the chains (C(networks.<name>) with C(rpc_url), C(caip2), C(token)), as written by C(stack/chain/deploy.py).
@@ -47,8 +49,6 @@ options:
     default: 120
 extends_documentation_fragment:
   - facilitator_url
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""
