@@ -15,8 +15,10 @@ description:
     (M(community.aws.elb_target_group_info), M(amazon.aws.cloudwatch_metric_alarm) needs an alarm to exist);
     the cutover needs one verdict naming the gate, the value and the threshold, in one module call per bake round.
   - Read-only; runs the same in check mode.
-  - "No data" for a metric gate is a verdict of its own (O(no_data)), never a silent pass.
+  - A metric gate without datapoints ("no data") gets a verdict of its own (O(no_data)), never a silent pass.
   - The HTTP probe of the facilitator is not part of this module (the C(facilitator_verify) role runs it).
+author:
+  - facilitator-ops
 options:
   alb_name:
     description: The load balancer under watch (the new ALB).
@@ -60,13 +62,13 @@ options:
     type: float
     default: 0
   no_data:
-    description: Verdict for a metric gate without datapoints. C(warn) passes but says so in RV(warnings) and RV(line).
+    description: Verdict for a metric gate without datapoints. C(warn) passes but says so in RV(warnings_list) and RV(line).
     type: str
     default: warn
     choices: [pass, warn, fail]
   no_data_at_zero_weight:
     description:
-      - Verdict for "no data" while the new ALB gets no traffic (its weight in O(traffic_record) is 0): before the first
+      - Verdict for "no data" while the new ALB gets no traffic (its weight in O(traffic_record) is 0); before the first
         move its metrics have no data by construction. Default O(no_data).
     type: str
     choices: [pass, warn, fail]
@@ -87,8 +89,6 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""
@@ -129,6 +129,11 @@ checked_at:
   description: Epoch seconds of the reading.
   returned: always
   type: float
+target_groups:
+  description: Names of the target groups whose health was read.
+  returned: always
+  type: list
+  elements: str
 """
 
 import time

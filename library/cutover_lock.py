@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 module: cutover_lock
 short_description: Take, renew or release the DNS cutover's lock (a DynamoDB item with conditional writes)
 description:
-  - One cutover at a time, across laptops: the lock is a DynamoDB item written with a condition, carrying the owner
+  - One cutover at a time, across laptops. The lock is a DynamoDB item written with a condition, carrying the owner
     (user@host) and an expiry. A second run fails naming the holder. A stale (expired) lock is only replaced when asked
     (O(break_lock=yes)); O(break_lock=force) replaces a live one (emergency rollback).
   - The same item keeps the cutover's stage record (last stage, result, and the stage whose bake finished clean),
@@ -16,6 +16,8 @@ description:
   - Exists because no bundled module offers a compare-and-swap lock (M(amazon.aws.dynamodb_table) manages tables,
     not items).
   - Check mode reads only; it reports a holder as a warning instead of failing.
+author:
+  - facilitator-ops
 options:
   table:
     description: DynamoDB table (key C(lock_id), string).
@@ -57,8 +59,6 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""
@@ -103,6 +103,10 @@ state:
   description: The stage record (last_stage, last_result, last_at, last_owner, clean_bake_stage, clean_bake_at).
   returned: state=present, state=query
   type: dict
+released:
+  description: The lock was released.
+  returned: state=absent, not in check mode
+  type: bool
 holder:
   description: The current holder's line.
   returned: state=query, and check mode when held

@@ -19,6 +19,8 @@ description:
     but not used; the module verifies that the registry answers without credentials and reports the login as skipped.
   - Refreshing a short-lived credential is bookkeeping, not a change to the facilitator, so C(changed) is false unless
     O(report_changes) is set; check mode fetches and verifies but writes nothing.
+author:
+  - facilitator-ops
 options:
   registry:
     description:
@@ -29,16 +31,6 @@ options:
     description: AWS account ids of the registries (default the caller's account).
     type: list
     elements: str
-  registry_scheme:
-    description: Scheme of the registry's HTTP API.
-    type: str
-    choices: [https, http]
-    default: https
-  registry_auth:
-    description: C(ecr) uses the token; C(none) is for an auth-less local registry (login skipped, verified).
-    type: str
-    choices: [ecr, none]
-    default: ecr
   docker_config:
     description: Docker client config file to write. Default C($DOCKER_CONFIG/config.json), else C(~/.docker/config.json).
     type: path
@@ -51,11 +43,10 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
+  - facilitator_registry
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""
@@ -95,6 +86,7 @@ docker_config:
 
 import os
 
+from ansible.module_utils.facilitator_ops.common.argspec import REGISTRY_ACCESS
 from ansible.module_utils.facilitator_ops.image.ecr import EcrTokenError
 from ansible.module_utils.facilitator_ops.image.ecr import docker_config_path
 from ansible.module_utils.facilitator_ops.image.ecr import fetch_credentials
@@ -119,8 +111,7 @@ def main():
         argument_spec=dict(
             registry=dict(type="str"),
             registry_ids=dict(type="list", elements="str"),
-            registry_scheme=dict(type="str", choices=["https", "http"], default="https"),
-            registry_auth=dict(type="str", choices=["ecr", "none"], default="ecr"),
+            **REGISTRY_ACCESS,
             docker_config=dict(type="path"),
             verify=dict(type="bool", default=True),
             report_changes=dict(type="bool", default=False),

@@ -14,6 +14,8 @@ description:
   - When the registry reports no scan for the image (no scan on push, or locally where the images live in an OCI
     registry that the ECR API does not hold) the gate passes, saying so in its report, unless O(required).
   - Read-only, so it runs the same in check mode.
+author:
+  - facilitator-ops
 options:
   repository:
     description: ECR repository name.
@@ -42,8 +44,6 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""

@@ -14,25 +14,22 @@ description:
   - Exists so the local stack runs the facilitator from the same task definition as ECS, without any secret value ever
     being a task argument, a registered result or a fact. No bundled module resolves C(valueFrom).
   - Returns variable names and a digest only.
+author:
+  - facilitator-ops
 options:
   container_definition:
     description: The container definition (as returned by C(describe-task-definition)); C(environment) and C(secrets) are used.
     type: dict
     required: true
-  extra_environment:
-    description: Plain variables added on top (for example C(PORT) of a local instance).
-    type: dict
-    default: {}
   dest:
     description: Env file to write (its directory must exist).
     type: path
     required: true
 extends_documentation_fragment:
+  - facilitator_ecs.environment
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""
@@ -58,16 +55,21 @@ digest:
   description: First 12 hex digits of the file content's sha256.
   returned: always
   type: str
+dest:
+  description: The env file (O(dest)).
+  returned: always
+  type: str
 """
 
 import os
 import tempfile
 
+from ansible.module_utils.facilitator_ops.common.argspec import ECS_ENVIRONMENT
+from ansible.module_utils.facilitator_ops.common.aws import value_from_fetcher
 from ansible.module_utils.facilitator_ops.ecs.secrets import ResolveError
 from ansible.module_utils.facilitator_ops.ecs.secrets import content_digest
 from ansible.module_utils.facilitator_ops.ecs.secrets import render_env_file
 from ansible.module_utils.facilitator_ops.ecs.secrets import resolve_secrets
-from ansible.module_utils.facilitator_ops.common.aws import value_from_fetcher
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 
@@ -75,7 +77,7 @@ def main():
     module = AnsibleAWSModule(
         argument_spec=dict(
             container_definition=dict(type="dict", required=True),
-            extra_environment=dict(type="dict", default={}),
+            **ECS_ENVIRONMENT,
             dest=dict(type="path", required=True),
         ),
         supports_check_mode=True,

@@ -19,6 +19,8 @@ description:
     cannot be used.
   - Exists because no bundled module runs a task definition, and M(community.docker.docker_container) would need
     the secret values as task arguments.
+author:
+  - facilitator-ops
 options:
   task_definition:
     description: Task definition ARN or C(family:revision) (required for O(state=started)).
@@ -28,10 +30,6 @@ options:
     type: str
     choices: [started, absent, info]
     default: started
-  container_name:
-    description: Container of the task definition to run.
-    type: str
-    default: facilitator
   docker_name:
     description: Name of the runtime-managed Docker container.
     type: str
@@ -44,10 +42,6 @@ options:
     description: Address the facilitator binds and is probed on.
     type: str
     default: 127.0.0.1
-  extra_environment:
-    description: Plain variables set on top of the task definition's.
-    type: dict
-    default: {}
   replace_containers:
     description: Other containers holding the port that the runtime takes over (removed before starting).
     type: list
@@ -61,11 +55,11 @@ options:
     description: Docker engine URL (default from the environment, C(DOCKER_HOST) or the local socket).
     type: str
 extends_documentation_fragment:
+  - facilitator_ecs.container
+  - facilitator_ecs.environment
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""
@@ -102,10 +96,21 @@ task_definition:
   description: The task definition ARN run.
   returned: always
   type: str
+current:
+  description: The runtime container, C(task_definition), C(image), C(status), C(managed); null when there is none.
+  returned: state=info
+  type: dict
+removed:
+  description: Names of the containers removed (or that would be, in check mode).
+  returned: state=absent
+  type: list
+  elements: str
 """
 
-from ansible.module_utils.facilitator_ops.ecs.local_runtime import Runtime
+from ansible.module_utils.facilitator_ops.common.argspec import ECS_CONTAINER
+from ansible.module_utils.facilitator_ops.common.argspec import ECS_ENVIRONMENT
 from ansible.module_utils.facilitator_ops.common.aws import value_from_fetcher
+from ansible.module_utils.facilitator_ops.ecs.local_runtime import Runtime
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
@@ -126,11 +131,11 @@ def main():
         argument_spec=dict(
             task_definition=dict(type="str"),
             state=dict(type="str", default="started", choices=["started", "absent", "info"]),
-            container_name=dict(type="str", default="facilitator"),
+            **ECS_CONTAINER,
+            **ECS_ENVIRONMENT,
             docker_name=dict(type="str", default="facilitator-local-runtime"),
             port=dict(type="int", default=18081),
             bind_host=dict(type="str", default="127.0.0.1"),
-            extra_environment=dict(type="dict", default={}),
             replace_containers=dict(type="list", elements="str", default=[]),
             health_timeout=dict(type="int", default=90),
             docker_host=dict(type="str"),

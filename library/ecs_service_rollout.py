@@ -18,15 +18,11 @@ description:
     after C(--force-new-deployment), and M(community.aws.ecs_service) does not wait for a rollout at all.
   - Idempotent, the service already on O(task_definition) and no O(force_new_deployment) means no update.
     Check mode updates nothing.
+  - The image and version reported are those of the container O(container_name), whose exit code is the one that
+    counts for a stopped task.
+author:
+  - facilitator-ops
 options:
-  cluster:
-    description: ECS cluster.
-    type: str
-    required: true
-  service:
-    description: ECS service.
-    type: str
-    required: true
   task_definition:
     description:
       - Task definition ARN (or C(family:revision)) to run.
@@ -62,19 +58,15 @@ options:
     description: Tasks of the new revision stopped with errors that fail the rollout.
     type: int
     default: 1
-  container_name:
-    description: The application container, whose image/version is reported and whose exit code counts for stopped tasks.
-    type: str
-    default: facilitator
   external_result:
     description: Result of M(ecs_local_runtime) that stands for the rollout (local stack only).
     type: dict
 extends_documentation_fragment:
+  - facilitator_ecs
+  - facilitator_ecs.container
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""
@@ -120,17 +112,27 @@ target:
   description: C(arn), C(revision), C(image), C(version) of O(task_definition).
   returned: always
   type: dict
+deployment_id:
+  description: Id of the ECS deployment the update started.
+  returned: when the service was updated
+  type: str
+seconds:
+  description: Seconds from the start of the module to the end of the wait.
+  returned: when the rollout was waited for (or taken from O(external_result))
+  type: float
 """
 
 import datetime
 import time
 
+from ansible.module_utils.facilitator_ops.common.argspec import ECS_CONTAINER
+from ansible.module_utils.facilitator_ops.common.argspec import ECS_SERVICE
 from ansible.module_utils.facilitator_ops.ecs.rollout import describe_service
 from ansible.module_utils.facilitator_ops.ecs.rollout import from_runtime
-from ansible.module_utils.facilitator_ops.ecs.taskdef import revision_of
 from ansible.module_utils.facilitator_ops.ecs.rollout import update_service
 from ansible.module_utils.facilitator_ops.ecs.rollout import wait_for_rollout
-from ansible.module_utils.facilitator_ops.ecs.taskdef import version_from_image
+from ansible.module_utils.facilitator_ops.ecs.taskdef import revision_of
+from ansible.module_utils.facilitator_ops.ecs.taskdef import taskdef_summary
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
@@ -138,13 +140,6 @@ try:
     import botocore
 except ImportError:
     pass  # AnsibleAWSModule reports it
-
-
-def _summary(td, container_name):
-    image = next((c.get("image") for c in td.get("containerDefinitions") or [] if c.get("name") == container_name), None)
-    return dict(arn=td.get("taskDefinitionArn"), revision=td.get("revision"),
-                family_revision=f"{td.get('family')}:{td.get('revision')}", image=image,
-                version=version_from_image(image))
 
 
 def _previous_revision(call, current_td):
@@ -167,8 +162,8 @@ def _previous_revision(call, current_td):
 def main():
     module = AnsibleAWSModule(
         argument_spec=dict(
-            cluster=dict(type="str", required=True),
-            service=dict(type="str", required=True),
+            **ECS_SERVICE,
+            **ECS_CONTAINER,
             task_definition=dict(type="str", required=True),
             force_new_deployment=dict(type="bool", default=False),
             circuit_breaker=dict(type="bool", default=True),
@@ -177,7 +172,6 @@ def main():
             timeout=dict(type="int", default=900),
             interval=dict(type="int", default=15),
             stopped_task_threshold=dict(type="int", default=1),
-            container_name=dict(type="str", default="facilitator"),
             external_result=dict(type="dict"),
         ),
         supports_check_mode=True,
@@ -213,7 +207,8 @@ def main():
     needs_update = p["update"] and (not same or p["force_new_deployment"])
     result = dict(changed=False, updated=needs_update, previous_task_definition=previous,
                   task_definition=target, progress=[], state="SKIPPED", reason="",
-                  previous=_summary(prev_td, p["container_name"]), target=_summary(target_td, p["container_name"]))
+                  previous=taskdef_summary(prev_td, p["container_name"], missing_ok=True),
+                  target=taskdef_summary(target_td, p["container_name"], missing_ok=True))
     if module.check_mode:
         result.update(changed=needs_update, state="PLANNED",
                       reason=(f"would update {p['service']} {revision_of(previous)} -> {revision_of(target)}"

@@ -16,19 +16,9 @@ description:
   - Refuses a downgrade (running version newer than the new one, leading C(v) ignored) unless O(allow_downgrade).
   - Exists because M(community.aws.ecs_taskdefinition) rebuilds a definition from task arguments (it cannot copy the
     current one, keeps no unknown fields and selects nothing by container name) and no bundled module compares versions.
+author:
+  - facilitator-ops
 options:
-  cluster:
-    description: ECS cluster name or ARN.
-    type: str
-    required: true
-  service:
-    description: ECS service name.
-    type: str
-    required: true
-  container_name:
-    description: Name of the container whose image is replaced.
-    type: str
-    default: facilitator
   image:
     description: Full image reference to deploy (tag or digest). Unset keeps the current image (secrets-only change).
     type: str
@@ -51,11 +41,11 @@ options:
     type: bool
     default: true
 extends_documentation_fragment:
+  - facilitator_ecs
+  - facilitator_ecs.container
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""
@@ -95,13 +85,15 @@ version_check:
   type: str
 """
 
+from ansible.module_utils.facilitator_ops.common.argspec import ECS_CONTAINER
+from ansible.module_utils.facilitator_ops.common.argspec import ECS_SERVICE
 from ansible.module_utils.facilitator_ops.ecs.taskdef import DeriveError
-from ansible.module_utils.facilitator_ops.ecs.taskdef import container_image
 from ansible.module_utils.facilitator_ops.ecs.taskdef import derive_task_definition
 from ansible.module_utils.facilitator_ops.ecs.taskdef import downgrade_check
 from ansible.module_utils.facilitator_ops.ecs.taskdef import normalize_version
 from ansible.module_utils.facilitator_ops.ecs.taskdef import registerable
 from ansible.module_utils.facilitator_ops.ecs.taskdef import same_definition
+from ansible.module_utils.facilitator_ops.ecs.taskdef import taskdef_summary
 from ansible.module_utils.facilitator_ops.ecs.taskdef import version_from_image
 from ansible.module_utils.facilitator_ops.ecs.taskdef import VersionError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
@@ -121,13 +113,6 @@ def _describe(ecs, ref):
     return out["taskDefinition"], out.get("tags") or []
 
 
-def _summary(td, container_name):
-    image = container_image(td, container_name)
-    return dict(arn=td.get("taskDefinitionArn"), revision=td.get("revision"),
-                family_revision=f"{td.get('family')}:{td.get('revision')}", image=image,
-                version=version_from_image(image))
-
-
 def _usable(version):
     try:
         return normalize_version(version)
@@ -138,9 +123,8 @@ def _usable(version):
 def main():
     module = AnsibleAWSModule(
         argument_spec=dict(
-            cluster=dict(type="str", required=True),
-            service=dict(type="str", required=True),
-            container_name=dict(type="str", default="facilitator"),
+            **ECS_SERVICE,
+            **ECS_CONTAINER,
             image=dict(type="str"),
             new_version=dict(type="str"),
             running_version=dict(type="str"),
@@ -161,7 +145,7 @@ def main():
         module.fail_json_aws(e, msg="cannot read the service's current task definition")
 
     try:
-        cur = _summary(current, p["container_name"])
+        cur = taskdef_summary(current, p["container_name"])
     except DeriveError as e:
         module.fail_json(msg=str(e))
     image = p["image"] or cur["image"]
@@ -202,7 +186,7 @@ def main():
                     continue
                 candidate, _ = _describe(ecs, arn)
                 if same_definition(registerable(candidate), new_kwargs):
-                    result.update(reused=True, target=dict(_summary(candidate, p["container_name"]), version=new_version))
+                    result.update(reused=True, target=dict(taskdef_summary(candidate, p["container_name"]), version=new_version))
                     module.exit_json(**result)
         if module.check_mode:
             result.update(changed=True, registered=True,
@@ -212,7 +196,7 @@ def main():
         registered = ecs.register_task_definition(aws_retry=True, **new_kwargs)["taskDefinition"]
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
         module.fail_json_aws(e, msg="cannot register the new task definition")
-    result.update(changed=True, registered=True, target=dict(_summary(registered, p["container_name"]), version=new_version))
+    result.update(changed=True, registered=True, target=dict(taskdef_summary(registered, p["container_name"]), version=new_version))
     module.exit_json(**result)
 
 

@@ -14,19 +14,9 @@ description:
   - Exists so verification can prove the keys the service is configured with are the live signers, without an
     inventory list that goes stale after every wallet rotation, and without any key leaving the module.
   - Read-only, so it runs the same in check mode.
+author:
+  - facilitator-ops
 options:
-  cluster:
-    description: ECS cluster.
-    type: str
-    required: true
-  service:
-    description: ECS service.
-    type: str
-    required: true
-  container_name:
-    description: Name of the facilitator container (never selected by index).
-    type: str
-    default: facilitator
   expected_networks:
     description:
       - v1 names of the networks the environment serves. With O(network_catalog), only the key variables such
@@ -37,11 +27,11 @@ options:
     description: Map of v1 name to C(kind) (evm or svm) and C(tier) (mainnet or testnet).
     type: dict
 extends_documentation_fragment:
+  - facilitator_ecs
+  - facilitator_ecs.container
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""
@@ -84,10 +74,12 @@ try:
 except ImportError:
     pass  # AnsibleAWSModule reports the missing botocore
 
+from ansible.module_utils.facilitator_ops.common.argspec import ECS_CONTAINER
+from ansible.module_utils.facilitator_ops.common.argspec import ECS_SERVICE
+from ansible.module_utils.facilitator_ops.common.aws import value_from_fetcher
 from ansible.module_utils.facilitator_ops.ecs.secrets import ResolveError
 from ansible.module_utils.facilitator_ops.verify.live_wallets import live_wallets
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible.module_utils.facilitator_ops.common.aws import value_from_fetcher
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
@@ -95,9 +87,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 def main():
     module = AnsibleAWSModule(
         argument_spec=dict(
-            cluster=dict(type="str", required=True),
-            service=dict(type="str", required=True),
-            container_name=dict(type="str", default="facilitator"),
+            **ECS_SERVICE,
+            **ECS_CONTAINER,
             expected_networks=dict(type="list", elements="str"),
             network_catalog=dict(type="dict"),
         ),

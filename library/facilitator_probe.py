@@ -13,11 +13,9 @@ description:
   - Exists because C(/health) checks nothing (a facilitator with half its networks missing is still "healthy") and
     M(ansible.builtin.uri) can neither diff the C(/supported) network set nor run a bounded load probe.
   - Read-only, it never changes anything, so it runs the same in check mode.
+author:
+  - facilitator-ops
 options:
-  base_url:
-    description: Base URL of the facilitator, e.g. C(http://127.0.0.1:18081).
-    type: str
-    required: true
   checks:
     description: Which checks to run.
     type: list
@@ -60,8 +58,8 @@ options:
     description: Fail the task when a check fails (otherwise report only, e.g. for a gate that decides itself).
     type: bool
     default: true
-author:
-  - facilitator-ops
+extends_documentation_fragment:
+  - facilitator_url
 """
 
 EXAMPLES = r"""
@@ -100,6 +98,7 @@ load:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.facilitator_ops.common.argspec import FACILITATOR_URL
 from ansible.module_utils.facilitator_ops.verify.probe import run_checks
 from ansible.module_utils.facilitator_ops.verify.probe import summarize
 
@@ -107,7 +106,7 @@ from ansible.module_utils.facilitator_ops.verify.probe import summarize
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            base_url=dict(type="str", required=True),
+            **FACILITATOR_URL,
             checks=dict(
                 type="list",
                 elements="str",

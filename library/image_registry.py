@@ -18,7 +18,8 @@ description:
   - Exists because M(community.aws.ecs_ecr) manages the repository, not images, M(community.docker.docker_image_push)
     does not compare digests or protect tags, and locally the images live in an OCI registry that the ECR API
     (moto) knows nothing about.
-  - With O(registry_auth=ecr) a token from C(ecr:GetAuthorizationToken) is used inside the module and never returned.
+author:
+  - facilitator-ops
 options:
   state:
     description: What to do.
@@ -29,16 +30,6 @@ options:
     description: Registry host[:port], e.g. C(123456789012.dkr.ecr.us-east-2.amazonaws.com) or C(127.0.0.1:5001).
     type: str
     required: true
-  registry_scheme:
-    description: Scheme of the registry's HTTP API.
-    type: str
-    choices: [https, http]
-    default: https
-  registry_auth:
-    description: C(ecr) authenticates with an ECR token; C(none) for an auth-less registry.
-    type: str
-    choices: [ecr, none]
-    default: ecr
   repository:
     description: Repository name in the registry.
     type: str
@@ -84,11 +75,10 @@ options:
     type: float
     default: 30
 extends_documentation_fragment:
+  - facilitator_registry
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""
@@ -120,13 +110,20 @@ plan:
   returned: state=plan
   type: dict
 remote:
-  description: Per tag, C(digest), C(version) and C(source_digest) labels, or null when the tag does not exist.
-  returned: state=plan
+  description:
+    - With O(state=plan), per tag, C(digest), C(version) and C(source_digest) labels, or null when the tag does not exist.
+    - With O(state=verified), per tag, the registry's manifest digest, or null when the tag does not exist.
+  returned: state in (plan, verified)
   type: dict
 digest:
   description: The manifest digest (tagged, verified).
   returned: state in (tagged, verified)
   type: str
+moved:
+  description: Tags that were pointed at RV(digest) (or would be, in check mode).
+  returned: state=tagged
+  type: list
+  elements: str
 report:
   description: One line per tag (verified).
   returned: state=verified
@@ -134,17 +131,17 @@ report:
   elements: str
 """
 
+from ansible.module_utils.facilitator_ops.common.argspec import REGISTRY_ACCESS
 from ansible.module_utils.facilitator_ops.image.ecr import EcrTokenError
 from ansible.module_utils.facilitator_ops.image.ecr import fetch_credentials
 from ansible.module_utils.facilitator_ops.image.ecr import pick_credential
-from ansible.module_utils.facilitator_ops.image.registry import LABEL_SOURCE_DIGEST
-from ansible.module_utils.facilitator_ops.image.registry import LABEL_VERSION
 from ansible.module_utils.facilitator_ops.image.registry import RegistryClient
 from ansible.module_utils.facilitator_ops.image.registry import RegistryError
 from ansible.module_utils.facilitator_ops.image.registry import compare_digests
 from ansible.module_utils.facilitator_ops.image.registry import local_digest_for
 from ansible.module_utils.facilitator_ops.image.registry import plan_push
 from ansible.module_utils.facilitator_ops.image.registry import registry_base_url
+from ansible.module_utils.facilitator_ops.image.registry import tag_summary
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
@@ -170,14 +167,6 @@ def _client(module):
                           timeout=p["timeout"])
 
 
-def _summary(state):
-    if state is None:
-        return None
-    labels = state.get("labels") or {}
-    return {"digest": state["digest"], "version": labels.get(LABEL_VERSION),
-            "source_digest": labels.get(LABEL_SOURCE_DIGEST)}
-
-
 def do_plan(module, client):
     p = module.params
     if not p["version"] or not p["source_digest"]:
@@ -187,7 +176,7 @@ def do_plan(module, client):
     local = {"labels": p["local_labels"]} if p["local_labels"] else None
     plan = plan_push(p["version"], p["source_digest"], p["protected_tags"], p["mutable_tags"], remote,
                      local=local, allow_retag=p["allow_retag"])
-    out = dict(changed=False, plan=plan, remote={t: _summary(s) for t, s in remote.items()})
+    out = dict(changed=False, plan=plan, remote={t: tag_summary(s) for t, s in remote.items()})
     if plan["action"] == "refuse":
         module.fail_json(
             msg=(f"refusing to overwrite {p['registry']}/{p['repository']}: {plan['reason']} "
@@ -235,8 +224,7 @@ def main():
         argument_spec=dict(
             state=dict(type="str", choices=["plan", "tagged", "verified"], default="plan"),
             registry=dict(type="str", required=True),
-            registry_scheme=dict(type="str", choices=["https", "http"], default="https"),
-            registry_auth=dict(type="str", choices=["ecr", "none"], default="ecr"),
+            **REGISTRY_ACCESS,
             repository=dict(type="str", required=True),
             version=dict(type="str"),
             source_digest=dict(type="str"),

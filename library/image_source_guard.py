@@ -16,6 +16,8 @@ description:
   - Also returns the source digest (sha256 over relative paths and contents minus excluded globs), which identifies
     "the same source" so an unchanged tree is not rebuilt.
   - Read-only, so it runs the same in check mode.
+author:
+  - facilitator-ops
 options:
   source_dir:
     description: Root of the facilitator source tree (rule paths are relative to it).
@@ -38,8 +40,6 @@ options:
     description: Fail the task when a rule fails (otherwise report only).
     type: bool
     default: true
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""

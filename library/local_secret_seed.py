@@ -13,11 +13,9 @@ description:
     or registered values; M(community.aws.secretsmanager_secret) only accepts the value as an argument.
   - Values are derived inside the module from anvil's public development mnemonic, so every restart of the stack seeds the same world.
   - Never use against a real account; it refuses to run without O(endpoint_url).
+author:
+  - facilitator-ops
 options:
-  name:
-    description: Secret name.
-    type: str
-    required: true
   description:
     description: Secret description.
     type: str
@@ -29,11 +27,10 @@ options:
     type: dict
     required: true
 extends_documentation_fragment:
+  - facilitator_secret
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""
@@ -46,6 +43,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+name:
+  description: The secret's name (O(name)).
+  returned: always
+  type: str
 arn:
   description: ARN of the secret.
   returned: always
@@ -61,9 +62,10 @@ try:
 except ImportError:
     pass
 
-from ansible.module_utils.facilitator_ops.local_stack.seed import render
+from ansible.module_utils.facilitator_ops.common.argspec import SECRET_NAME
 from ansible.module_utils.facilitator_ops.common.digests import short
 from ansible.module_utils.facilitator_ops.common.digests import value_digest
+from ansible.module_utils.facilitator_ops.local_stack.seed import render
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
@@ -72,7 +74,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 def main():
     module = AnsibleAWSModule(
         argument_spec=dict(
-            name=dict(type="str", required=True),
+            **SECRET_NAME,
             description=dict(type="str", default=""),
             seed=dict(type="dict", required=True),
         ),

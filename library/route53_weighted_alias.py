@@ -20,6 +20,8 @@ description:
   - Refuses (nothing sent) a missing record, a simple record to an unknown target, unknown set identifiers,
     a simple record beside weighted ones, and a finalize that is not at old 0.
   - Check mode returns the change batch it would send.
+author:
+  - facilitator-ops
 options:
   zone:
     description: Public hosted zone name.
@@ -35,13 +37,25 @@ options:
     default: A
     choices: [A, AAAA]
   old:
-    description: The old ALB, C(alb_name), C(region) (its API region), C(set_identifier) (default C(facilitator-old)).
+    description: The old ALB (its weighted record's set identifier defaults to C(facilitator-old)).
     type: dict
     required: true
+    suboptions: &alb_side  # both sides take the same keys (SIDE_SPEC)
+      alb_name:
+        description: Load balancer name.
+        type: str
+        required: true
+      region:
+        description: Region of the load balancer's API; default O(region).
+        type: str
+      set_identifier:
+        description: Set identifier of its weighted record; default C(facilitator-old) or C(facilitator-new).
+        type: str
   new:
-    description: The new ALB, same keys as O(old) (set identifier default C(facilitator-new)).
+    description: The new ALB (its weighted record's set identifier defaults to C(facilitator-new)).
     type: dict
     required: true
+    suboptions: *alb_side
   weights:
     description: Desired weights, C(old) and C(new) (integers 0..255). Mutually exclusive with O(simple).
     type: dict
@@ -69,8 +83,6 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""
@@ -110,6 +122,10 @@ zone_id:
   description: Hosted zone id.
   returned: always
   type: str
+targets:
+  description: C(old) and C(new), the DNS name of each side's ALB.
+  returned: always
+  type: dict
 """
 
 import time

@@ -15,7 +15,8 @@ description:
   - With O(destination_key) the source value (a plain string, or O(source_key) of a JSON source) is written into one
     key of an existing JSON object secret by read-modify-write; the module then proves, by per-key digests, that
     every other key survived.
-  - After writing it reads the destination back and verifies the digest, the O(required_keys), and with O(wallet)
+  - After writing it reads the destination back and verifies the digest, the O(required_keys) (which the source
+    must hold too), and with O(wallet)
     that C(address) belongs to the C(private_key) beside it (EVM or Solana).
   - Returns the destination ARN (with its random suffix), the ECS C(valueFrom) strings and digests; never a value.
   - O(mode=verify) only checks that the destination is already an exact copy; O(mode=retire_source) does the same
@@ -23,11 +24,9 @@ description:
   - Exists because M(community.aws.secretsmanager_secret) and M(amazon.aws.secretsmanager_secret) only take the
     value as a task argument (so it passes through Ansible's variables and output), cannot copy across regions,
     cannot change one key of a JSON secret and cannot prove the other keys survived.
+author:
+  - facilitator-ops
 options:
-  name:
-    description: Destination secret name (in O(region)).
-    type: str
-    required: true
   source_name:
     description: Source secret name or ARN.
     type: str
@@ -66,11 +65,6 @@ options:
   kms_key_id:
     description: KMS key for a created destination.
     type: str
-  required_keys:
-    description: JSON keys the destination must hold after the copy.
-    type: list
-    elements: str
-    default: []
   wallet:
     description: The value is a C({"private_key", "address"}) wallet; verify the address belongs to the key.
     type: bool
@@ -94,11 +88,11 @@ options:
     type: int
     default: 30
 extends_documentation_fragment:
+  - facilitator_secret
+  - facilitator_secret.required_keys
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""
@@ -167,6 +161,8 @@ try:
 except ImportError:
     pass
 
+from ansible.module_utils.facilitator_ops.common.argspec import SECRET_NAME
+from ansible.module_utils.facilitator_ops.common.argspec import SECRET_REQUIRED_KEYS
 from ansible.module_utils.facilitator_ops.common.aws import secretsmanager_client
 from ansible.module_utils.facilitator_ops.secrets.copy import run_copy
 from ansible.module_utils.facilitator_ops.secrets.core import SecretError
@@ -178,7 +174,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 def main():
     module = AnsibleAWSModule(
         argument_spec=dict(
-            name=dict(type="str", required=True),
+            **SECRET_NAME,
+            **SECRET_REQUIRED_KEYS,
             source_name=dict(type="str", required=True),
             source_region=dict(type="str", required=True),
             source_profile=dict(type="str"),
@@ -190,7 +187,6 @@ def main():
             description=dict(type="str"),
             tags=dict(type="dict"),
             kms_key_id=dict(type="str", no_log=False),
-            required_keys=dict(type="list", elements="str", default=[], no_log=False),
             wallet=dict(type="bool", default=False),
             value_from_keys=dict(type="list", elements="str", default=[], no_log=False),
             mode=dict(type="str", default="copy", choices=["copy", "verify", "retire_source"]),

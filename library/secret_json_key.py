@@ -12,20 +12,18 @@ description:
     digests that every other key survived (fails naming the damaged keys otherwise; AWSPREVIOUS holds the old one).
   - A key already holding the value is left alone (no new version).
   - Exists because C(update-secret --secret-string), M(community.aws.secretsmanager_secret) and
-    M(amazon.aws.secretsmanager_secret) replace the whole document: changing one RPC URL that way has wiped the
-    other keys of production's RPC map. None of them can prove the other keys survived.
+    M(amazon.aws.secretsmanager_secret) replace the whole document (changing one RPC URL that way has wiped the
+    other keys of production's RPC map). None of them can prove the other keys survived.
   - Returns digests, key names and the ARN; never a value.
+author:
+  - facilitator-ops
 options:
-  name:
-    description: Secret name or ARN (in O(region)).
-    type: str
-    required: true
   key:
     description: The JSON key to change.
     type: str
     required: true
   value:
-    description: New value of the key (a string). Required with O(state=present).
+    description: New value of the key (a string). Required with O(state=present). A secret, never logged.
     type: str
   state:
     description: C(present) sets the key, C(absent) removes it.
@@ -43,22 +41,17 @@ options:
   description:
     description: Description for a created secret.
     type: str
-  required_keys:
-    description: Keys the secret must still hold after the change.
-    type: list
-    elements: str
-    default: []
   expected_digest:
     description:
       - Compare-and-swap guard. The current value's sha256 must start with this (e.g. the 12-hex digest shown by a
         previous check run), or nothing is written.
     type: str
 extends_documentation_fragment:
+  - facilitator_secret
+  - facilitator_secret.required_keys
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""
@@ -111,6 +104,8 @@ try:
 except ImportError:
     pass
 
+from ansible.module_utils.facilitator_ops.common.argspec import SECRET_NAME
+from ansible.module_utils.facilitator_ops.common.argspec import SECRET_REQUIRED_KEYS
 from ansible.module_utils.facilitator_ops.secrets.core import SecretError
 from ansible.module_utils.facilitator_ops.secrets.core import SecretStore
 from ansible.module_utils.facilitator_ops.secrets.json_key import run_set_key
@@ -121,14 +116,14 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 def main():
     module = AnsibleAWSModule(
         argument_spec=dict(
-            name=dict(type="str", required=True),
+            **SECRET_NAME,
+            **SECRET_REQUIRED_KEYS,
             key=dict(type="str", required=True, no_log=False),
             value=dict(type="str", no_log=True),
             state=dict(type="str", default="present", choices=["present", "absent"]),
             overwrite=dict(type="bool", default=True),
             create_missing=dict(type="bool", default=False),
             description=dict(type="str"),
-            required_keys=dict(type="list", elements="str", default=[], no_log=False),
             expected_digest=dict(type="str", no_log=False),
         ),
         supports_check_mode=True,

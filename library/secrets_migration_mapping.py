@@ -14,6 +14,8 @@ description:
   - Exists because M(ansible.builtin.assert) cannot say which item and which field is wrong without a page of
     Jinja per rule, and the same checks must be unit-testable.
   - Touches nothing; runs on the control node.
+author:
+  - facilitator-ops
 options:
   secrets:
     description: The mapping, a list of items (see the role's README in docs/runbook-secrets-migration.md).
@@ -33,8 +35,6 @@ options:
     description: Overwrite policy for items without C(overwrite).
     type: bool
     default: false
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""
@@ -60,7 +60,7 @@ from ansible.module_utils.facilitator_ops.secrets.mapping import normalise
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            secrets=dict(type="raw", required=True),
+            secrets=dict(type="raw", required=True, no_log=False),  # names and regions, never values
             default_source_region=dict(type="str"),
             default_region=dict(type="str"),
             default_tags=dict(type="dict", default={}),

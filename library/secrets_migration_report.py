@@ -14,6 +14,8 @@ description:
     per secret and the audit record.
   - Exists because assembling this in Jinja would be unreadable and untestable; the logic is unit-tested.
   - Handles names, ARNs and digests only; results never carry values.
+author:
+  - facilitator-ops
 options:
   results:
     description: The C(results) list of the registered secret_copy loop.
@@ -31,8 +33,6 @@ options:
     description: Sid of the IAM statement.
     type: str
     default: FacilitatorReadMigratedSecrets
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""

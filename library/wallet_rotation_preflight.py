@@ -20,19 +20,9 @@ description:
     the key must be read to know its address, which must stay inside the module. Returns addresses, version ids,
     ARNs and balances; never a key or an RPC URL.
   - Never changes anything (runs the same in check mode).
+author:
+  - facilitator-ops
 options:
-  cluster:
-    description: ECS cluster.
-    type: str
-    required: true
-  service:
-    description: ECS service.
-    type: str
-    required: true
-  container_name:
-    description: The facilitator container (selected by name, never by index).
-    type: str
-    default: facilitator
   wallets:
     description:
       - Wallets to rotate, C(name), C(kind) (C(evm) or C(solana)), C(env) (the task definition variables that can
@@ -40,13 +30,6 @@ options:
         task definition to read) and C(networks).
     type: list
     elements: dict
-    required: true
-  networks:
-    description:
-      - Network settings by name, C(kind), C(chain_id) (EVM), C(target) and C(floor) in native units (strings),
-        C(rpc_url) or C(rpc_secret)/C(rpc_key)/C(rpc_region), optional C(symbol), C(dust), C(l1_fee) (C(op-stack)),
-        C(transfers) (false where no chain is reachable, with C(transfers_skip_reason)).
-    type: dict
     required: true
   dependencies:
     description: Contracts or services bound to a wallet address (C(name), C(bound_address) or C(wallet), C(network), C(note)).
@@ -58,10 +41,6 @@ options:
     type: str
     choices: [evm, solana, all]
     default: all
-  rpc_timeout:
-    description: Seconds per JSON-RPC call.
-    type: float
-    default: 20
   served_networks:
     description:
       - Networks the facilitator serves (C(facilitator_expected_networks)); a served network of a wallet's family and
@@ -83,11 +62,12 @@ options:
     type: int
     default: 60
 extends_documentation_fragment:
+  - facilitator_ecs
+  - facilitator_ecs.container
+  - facilitator_wallet.chains
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""
@@ -106,6 +86,18 @@ task_definition:
   description: ARN of the task definition the service runs.
   returned: always
   type: str
+task_definition_revision:
+  description: C(family:revision) of RV(task_definition).
+  returned: always
+  type: str
+image:
+  description: Image of the facilitator container.
+  returned: always
+  type: str
+log_configuration:
+  description: The facilitator container's C(logConfiguration) (where M(wallet_signer_proof) reads start-up lines).
+  returned: always
+  type: dict
 wallets:
   description: Per wallet, phase, versions, old/new address, secret ARN and per-network balances and status.
   returned: always
@@ -143,6 +135,9 @@ try:
 except ImportError:
     pass  # AnsibleAWSModule reports it
 
+from ansible.module_utils.facilitator_ops.common.argspec import ECS_CONTAINER
+from ansible.module_utils.facilitator_ops.common.argspec import ECS_SERVICE
+from ansible.module_utils.facilitator_ops.common.argspec import WALLET_CHAINS
 from ansible.module_utils.facilitator_ops.wallet.aws import AwsContext
 from ansible.module_utils.facilitator_ops.wallet.rotation import RotationError
 from ansible.module_utils.facilitator_ops.wallet.rotation import live_wallet_secrets
@@ -184,14 +179,12 @@ def plan_lines(wallets):
 def main():
     module = AnsibleAWSModule(
         argument_spec=dict(
-            cluster=dict(type="str", required=True),
-            service=dict(type="str", required=True),
-            container_name=dict(type="str", default="facilitator"),
+            **ECS_SERVICE,
+            **ECS_CONTAINER,
+            **WALLET_CHAINS,
             wallets=dict(type="list", elements="dict", required=True),
-            networks=dict(type="dict", required=True),
             dependencies=dict(type="list", elements="dict", default=[]),
             select=dict(type="str", default="all", choices=["evm", "solana", "all"]),
-            rpc_timeout=dict(type="float", default=20.0),
             served_networks=dict(type="list", elements="str", default=[]),
             network_catalog=dict(type="dict", default={}),
             last_rotations=dict(type="dict", default={}),

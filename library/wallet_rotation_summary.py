@@ -12,9 +12,11 @@ description:
     spent and dust left, from the run's first pre-flight, the fund and sweep results and the final pre-flight.
   - Exists because building that table in Jinja is unreadable and untestable; the inputs are results of the other
     wallet modules, which never carry key material. Changes nothing.
+author:
+  - facilitator-ops
 options:
   before:
-    description: Wallets of the run's first pre-flight (M(wallet_rotation_preflight) RV(wallets)).
+    description: Wallets of the run's first pre-flight (the RV(wallet_rotation_preflight#module:wallets) result of M(wallet_rotation_preflight)).
     type: list
     elements: dict
     required: true
@@ -42,8 +44,6 @@ options:
     description: Environment name for the record.
     type: str
     default: unknown
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""

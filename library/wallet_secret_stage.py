@@ -16,30 +16,20 @@ description:
   - C(finish) removes C(AWSPENDING) from the (current) new version, which ends the rotation.
   - Each action checks the versions are what the caller expects and does nothing when the state is already reached
     (idempotent). Exists because M(amazon.aws.secretsmanager_secret) cannot move staging labels. No value is read.
+author:
+  - facilitator-ops
 options:
-  secret_arn:
-    description: ARN of the wallet secret (region from the ARN).
-    type: str
-    required: true
   action:
     description: What to do.
     type: str
     choices: [promote, rollback, finish]
     required: true
-  old_version:
-    description: Version id of the old wallet.
-    type: str
-    required: true
-  new_version:
-    description: Version id of the new wallet.
-    type: str
-    required: true
 extends_documentation_fragment:
+  - facilitator_wallet
+  - facilitator_wallet.versions
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""
@@ -67,8 +57,9 @@ try:
 except ImportError:
     pass
 
-from ansible.module_utils.facilitator_ops.common.aws import secretsmanager_client
-from ansible.module_utils.facilitator_ops.wallet.secret import WalletSecret
+from ansible.module_utils.facilitator_ops.common.argspec import WALLET_SECRET
+from ansible.module_utils.facilitator_ops.common.argspec import WALLET_VERSIONS
+from ansible.module_utils.facilitator_ops.wallet.aws import wallet_secret
 from ansible.module_utils.facilitator_ops.wallet.secret import WalletSecretError
 from ansible.module_utils.facilitator_ops.wallet.state import StateError
 from ansible.module_utils.facilitator_ops.wallet.state import phase_of
@@ -79,20 +70,16 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 def main():
     module = AnsibleAWSModule(
         argument_spec=dict(
-            secret_arn=dict(type="str", required=True),
+            **WALLET_SECRET,
+            **WALLET_VERSIONS,
             action=dict(type="str", required=True, choices=["promote", "rollback", "finish"]),
-            old_version=dict(type="str", required=True),
-            new_version=dict(type="str", required=True),
         ),
         supports_check_mode=True,
     )
     p = module.params
-    parts = p["secret_arn"].split(":")
-    if len(parts) < 7 or parts[2] != "secretsmanager":
-        module.fail_json(msg=f"secret_arn is not a Secrets Manager ARN: {p['secret_arn']}")
-    label = parts[6]
+    ws = wallet_secret(module)
+    label = ws.label
     try:
-        ws = WalletSecret(secretsmanager_client(module, parts[3]), p["secret_arn"], label=label)
         before = ws.describe().get("VersionIdsToStages") or {}
         op, msg = stage_action(p["action"], phase_of(before), p["old_version"], p["new_version"])
         if op is None or module.check_mode:

@@ -19,11 +19,9 @@ description:
     the replaced one. Does not fail by default (O(fail_on_error=false)); the rotation role rolls back on C(proven=false).
   - Exists because M(facilitator_probe) compares against fixed inventory signers and cannot read start-up logs or
     wait for a rollout to reach them.
+author:
+  - facilitator-ops
 options:
-  base_url:
-    description: Facilitator base URL.
-    type: str
-    required: true
   expectations:
     description: C(wallet), C(kind), C(expect) (address that must be live), C(replaced) (address that must not), C(networks).
     type: list
@@ -75,11 +73,10 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
+  - facilitator_url
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""
@@ -106,6 +103,10 @@ wallets:
   description: Per wallet, sources that proved it and what contradicted it.
   returned: always
   type: dict
+attempts:
+  description: How many times the sources were read.
+  returned: when not in check mode
+  type: int
 """
 
 import json
@@ -116,6 +117,7 @@ try:
 except ImportError:
     pass
 
+from ansible.module_utils.facilitator_ops.common.argspec import FACILITATOR_URL
 from ansible.module_utils.facilitator_ops.verify.probe import http_get
 from ansible.module_utils.facilitator_ops.wallet.aws import AwsContext
 from ansible.module_utils.facilitator_ops.wallet.proof import evaluate
@@ -156,7 +158,7 @@ def cloudwatch_lines(client, group, prefix, since):
 def main():
     module = AnsibleAWSModule(
         argument_spec=dict(
-            base_url=dict(type="str", required=True),
+            **FACILITATOR_URL,
             expectations=dict(type="list", elements="dict", required=True),
             log_source=dict(type="str", default="none", choices=["none", "docker", "cloudwatch"]),
             docker_container=dict(type="str"),

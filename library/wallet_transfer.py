@@ -21,28 +21,13 @@ description:
   - Refuses unless the secret's version stages match the step (fund only while pending, sweep only once promoted).
   - Exists because the bundled collections have no chain modules, and signing needs the key, which must not leave
     the module; keys are read from Secrets Manager here, RPC URLs too when they are secrets. Never returns either.
+author:
+  - facilitator-ops
 options:
   mode:
     description: C(fund) or C(sweep).
     type: str
     choices: [fund, sweep]
-    required: true
-  secret_arn:
-    description: ARN of the wallet secret (region from the ARN).
-    type: str
-    required: true
-  kind:
-    description: Wallet kind.
-    type: str
-    choices: [evm, solana]
-    required: true
-  old_version:
-    description: Version id of the old wallet (the sender).
-    type: str
-    required: true
-  new_version:
-    description: Version id of the new wallet.
-    type: str
     required: true
   expected_old_address:
     description: Address pre-flight saw for the old wallet (checked against the key read).
@@ -55,10 +40,6 @@ options:
   to_address:
     description: Sweep destination (a treasury); default the new wallet. Ignored by C(fund).
     type: str
-  networks:
-    description: Network settings (see M(wallet_rotation_preflight)).
-    type: dict
-    required: true
   network_names:
     description: Networks to transfer on.
     type: list
@@ -72,16 +53,14 @@ options:
     description: Seconds to wait per network for in-flight transactions and for the receipt.
     type: int
     default: 180
-  rpc_timeout:
-    description: Seconds per JSON-RPC call.
-    type: float
-    default: 20
 extends_documentation_fragment:
+  - facilitator_wallet
+  - facilitator_wallet.kind
+  - facilitator_wallet.versions
+  - facilitator_wallet.chains
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-author:
-  - facilitator-ops
 """
 
 EXAMPLES = r"""
@@ -111,6 +90,14 @@ errors:
   description: Networks that failed, with the reason.
   returned: always
   type: list
+destination:
+  description: Address the funds went (or would go) to.
+  returned: always
+  type: str
+mode:
+  description: O(mode).
+  returned: always
+  type: str
 """
 
 try:
@@ -118,13 +105,16 @@ try:
 except ImportError:
     pass
 
-from ansible.module_utils.facilitator_ops.common.aws import secretsmanager_client
+from ansible.module_utils.facilitator_ops.common.argspec import WALLET_CHAINS
+from ansible.module_utils.facilitator_ops.common.argspec import WALLET_KIND
+from ansible.module_utils.facilitator_ops.common.argspec import WALLET_SECRET
+from ansible.module_utils.facilitator_ops.common.argspec import WALLET_VERSIONS
 from ansible.module_utils.facilitator_ops.wallet.aws import AwsContext
+from ansible.module_utils.facilitator_ops.wallet.aws import wallet_secret
 from ansible.module_utils.facilitator_ops.wallet.rotation import RotationError
 from ansible.module_utils.facilitator_ops.wallet.rotation import format_result
 from ansible.module_utils.facilitator_ops.wallet.rotation import result_line
 from ansible.module_utils.facilitator_ops.wallet.rotation import transfer_all
-from ansible.module_utils.facilitator_ops.wallet.secret import WalletSecret
 from ansible.module_utils.facilitator_ops.wallet.secret import WalletSecretError
 from ansible.module_utils.facilitator_ops.wallet.state import StateError
 from ansible.module_utils.facilitator_ops.wallet.state import transfer_stage_check
@@ -135,33 +125,28 @@ def main():
     module = AnsibleAWSModule(
         argument_spec=dict(
             mode=dict(type="str", required=True, choices=["fund", "sweep"]),
-            secret_arn=dict(type="str", required=True),
-            kind=dict(type="str", required=True, choices=["evm", "solana"]),
-            old_version=dict(type="str", required=True),
-            new_version=dict(type="str", required=True),
+            **WALLET_SECRET,
+            **WALLET_KIND,
+            **WALLET_VERSIONS,
+            **WALLET_CHAINS,
             expected_old_address=dict(type="str", required=True),
             expected_new_address=dict(type="str", required=True),
             to_address=dict(type="str"),
-            networks=dict(type="dict", required=True),
             network_names=dict(type="list", elements="str", required=True),
             parallel=dict(type="bool", default=True),
             timeout=dict(type="int", default=180),
-            rpc_timeout=dict(type="float", default=20.0),
         ),
         supports_check_mode=True,
     )
     p = module.params
-    parts = p["secret_arn"].split(":")
-    if len(parts) < 7 or parts[2] != "secretsmanager":
-        module.fail_json(msg=f"secret_arn is not a Secrets Manager ARN: {p['secret_arn']}")
-    label = parts[6]
+    ws = wallet_secret(module, p["kind"])
+    label = ws.label
     ctx = AwsContext(module)
     try:
         nets = ctx.networks(p["networks"])
         unknown = [n for n in p["network_names"] if n not in nets]
         if unknown:
             raise RotationError(f"unknown network(s) {', '.join(unknown)}")
-        ws = WalletSecret(secretsmanager_client(module, parts[3]), p["secret_arn"], p["kind"], label=label)
         st = ws.state()
         transfer_stage_check(p["mode"], st, p["old_version"], p["new_version"])
         old = ws.read(p["old_version"])

@@ -15,11 +15,9 @@ description:
     cannot settle (no gas, wrong key); only a real settlement proves the payment path.
   - The payer key is read from a file inside the module and never returned. Spends real tokens and gas on the
     configured chain, so it is meant for test networks; in check mode it does nothing.
+author:
+  - facilitator-ops
 options:
-  base_url:
-    description: Base URL of the facilitator.
-    type: str
-    required: true
   chain_state_file:
     description: JSON file describing the chains (C(networks.<name>) with C(rpc_url), C(caip2), C(token)), as written by C(stack/chain/deploy.py).
     type: path
@@ -49,8 +47,8 @@ options:
     description: Seconds to wait for C(/settle).
     type: float
     default: 120
-author:
-  - facilitator-ops
+extends_documentation_fragment:
+  - facilitator_url
 """
 
 EXAMPLES = r"""
@@ -73,13 +71,14 @@ payment:
 import json
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.facilitator_ops.common.argspec import FACILITATOR_URL
 from ansible.module_utils.facilitator_ops.verify.payment import smoke
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            base_url=dict(type="str", required=True),
+            **FACILITATOR_URL,
             chain_state_file=dict(type="path", required=True),
             network=dict(type="str", required=True),
             payer_key_file=dict(type="path", required=True),

@@ -119,3 +119,14 @@ def test_upgrade_same_and_unknown_running_version():
     ok, msg = t.downgrade_check("dev", "1.68.0")
     assert ok and "unknown" in msg
     assert not t.downgrade_check("1.0.0", "dev")[0]
+
+
+def test_taskdef_summary_reports_the_named_container():
+    s = t.taskdef_summary(CURRENT, "facilitator")
+    assert s == {"arn": CURRENT["taskDefinitionArn"], "revision": 7, "family_revision": "facilitator-production:7",
+                 "image": "1.dkr.ecr.us-east-2.amazonaws.com/facilitator:1.68.0-abc1234", "version": "1.68.0"}
+    with pytest.raises(t.DeriveError, match="no container named 'api'"):
+        t.taskdef_summary(CURRENT, "api")
+    # a revision registered elsewhere (rollout's previous / target) is reported, not refused
+    missing = t.taskdef_summary(CURRENT, "api", missing_ok=True)
+    assert (missing["family_revision"], missing["image"], missing["version"]) == ("facilitator-production:7", None, None)

@@ -156,3 +156,11 @@ def test_scan_gate_thresholds():
     ok, lines = r.evaluate_findings({"CRITICAL": 1}, {"CRITICAL": 0})
     assert not ok and lines[0] == "FAIL CRITICAL: 1 finding(s) > 0 allowed"
     assert r.evaluate_findings({}, {"critical": 0})[0]
+
+
+def test_tag_summary():
+    assert r.tag_summary(None) is None
+    assert r.tag_summary(state("sha256:" + "a" * 64)) == {"digest": "sha256:" + "a" * 64, "version": "1.2.3",
+                                                           "source_digest": SRC}
+    assert r.tag_summary({"digest": "sha256:b", "labels": None}) == {"digest": "sha256:b", "version": None,
+                                                                     "source_digest": None}

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from ansible.module_utils.facilitator_ops.wallet.aws import wallet_secret
 from ansible.module_utils.facilitator_ops.wallet.evm import EvmChain
 from ansible.module_utils.facilitator_ops.wallet.rpc import JsonRpc
 from ansible.module_utils.facilitator_ops.wallet.secret import WalletSecret
@@ -220,3 +221,34 @@ def test_solana_pending_key_has_the_same_shape(sm):
     doc = json.loads(sm.get_secret_value(SecretId=arn, VersionStage="AWSPENDING")["SecretString"])
     assert created and sorted(doc) == ["address", "private_key"] and doc["address"] == w.address
     assert str(Keypair.from_base58_string(doc["private_key"]).pubkey()) == w.address
+
+
+class _Failed(Exception):
+    pass
+
+
+class _Module:
+    """What wallet_secret() uses of an AnsibleAWSModule."""
+
+    def __init__(self, secret_arn):
+        self.params = {"secret_arn": secret_arn}
+        self.clients = []
+
+    def client(self, service, retry_decorator=None, **kw):
+        self.clients.append((service, kw.get("region")))
+        return object()
+
+    def fail_json(self, msg, **kw):
+        raise _Failed(msg)
+
+
+def test_wallet_secret_works_in_the_region_of_its_arn():
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:karmacadabra-facilitator-testnet-AbCdEf"
+    module = _Module(arn)
+    ws = wallet_secret(module, "evm")
+    assert (ws.arn, ws.kind, ws.label) == (arn, "evm", "karmacadabra-facilitator-testnet-AbCdEf")
+    assert module.clients == [("secretsmanager", "us-east-1")]
+    with pytest.raises(_Failed, match="secret_arn is not a Secrets Manager ARN: facilitator-evm"):
+        wallet_secret(_Module("facilitator-evm"))
+    with pytest.raises(_Failed, match="not a Secrets Manager ARN"):
+        wallet_secret(_Module("arn:aws:ssm:us-east-1:123456789012:parameter:x"))

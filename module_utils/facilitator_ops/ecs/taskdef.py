@@ -110,6 +110,21 @@ def container_image(taskdef, container_name="facilitator"):
     return container_named(taskdef, container_name).get("image")
 
 
+def taskdef_summary(taskdef, container_name, missing_ok=False):
+    """What the ECS modules report of a task definition: arn, revision, family:revision, and the image and version
+    of the container `container_name`. Without that container: DeriveError, or with `missing_ok` (reporting on a
+    revision someone else registered) image and version None."""
+    try:
+        image = container_image(taskdef, container_name)
+    except DeriveError:
+        if not missing_ok:
+            raise
+        image = None
+    return dict(arn=taskdef.get("taskDefinitionArn"), revision=taskdef.get("revision"),
+                family_revision=f"{taskdef.get('family')}:{taskdef.get('revision')}", image=image,
+                version=version_from_image(image))
+
+
 # ---------------------------------------------------------------- versions
 
 _VERSION = re.compile(r"^[vV]?(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$")

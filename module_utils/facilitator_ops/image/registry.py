@@ -107,6 +107,15 @@ def same_source(state, version, source_digest):
     return labels.get(LABEL_VERSION) == version and labels.get(LABEL_SOURCE_DIGEST) == source_digest
 
 
+def tag_summary(state):
+    """What image_registry reports of a tag: its digest and version / source-digest labels (None: no such tag)."""
+    if state is None:
+        return None
+    labels = state.get("labels") or {}
+    return {"digest": state["digest"], "version": labels.get(LABEL_VERSION),
+            "source_digest": labels.get(LABEL_SOURCE_DIGEST)}
+
+
 def plan_push(version, source_digest, protected_tags, mutable_tags, remote, local=None, allow_retag=False):
     """Decide what a run does.
 

@@ -11,6 +11,19 @@ from ansible.module_utils.facilitator_ops.wallet.rotation import RotationError
 from ansible.module_utils.facilitator_ops.wallet.rotation import chain_for
 from ansible.module_utils.facilitator_ops.wallet.rotation import network_config
 from ansible.module_utils.facilitator_ops.wallet.rotation import resolve_rpc_url
+from ansible.module_utils.facilitator_ops.wallet.secret import WalletSecret
+
+
+def wallet_secret(module, kind=None):
+    """The WalletSecret named by the module's `secret_arn`, through a client in the ARN's own region (the wallet
+    secret may live in another region than the module's). Fails the module on an ARN that is not a Secrets Manager
+    secret's. The secret's name (ws.label) prefixes the module's messages."""
+    arn = module.params["secret_arn"]
+    parts = arn.split(":")
+    if len(parts) < 7 or parts[2] != "secretsmanager":
+        module.fail_json(msg=f"secret_arn is not a Secrets Manager ARN: {arn}")
+    return WalletSecret(secretsmanager_client(module, parts[3]), arn, kind, label=parts[6])
+
 
 class AwsContext:
     def __init__(self, module):
