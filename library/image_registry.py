@@ -6,25 +6,31 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: image_registry
-short_description: Plan, tag and verify facilitator images in a registry through its HTTP API
+short_description: Plan, push, tag and verify facilitator images in a registry (ECR) through skopeo
 description:
-  - Talks to the registry's HTTP API (Docker Registry v2 / OCI distribution, which ECR also serves) to read what each
-    tag points to and the image's labels, so a build can be skipped when the registry already holds the same version
-    and source, and so an existing version tag is never silently overwritten by a different image.
+  - Reads what each tag points to and the image's labels, so a build can be skipped when the registry already holds
+    the same version and source, and so an existing version tag is never silently overwritten by a different image.
   - O(state=plan) reads the tags and decides C(none), C(retag), C(push), C(build) or refuses
     (an existing protected tag with a different digest, unless O(allow_retag)). Read-only.
-  - O(state=tagged) points tags at an existing manifest digest (a manifest copy, no rebuild, no push of layers).
-  - O(state=verified) compares every tag's manifest digest in the registry with the local image's RepoDigest.
-  - Exists because M(community.aws.ecs_ecr) manages the repository, not images, M(community.docker.docker_image_push)
-    does not compare digests or protect tags, and locally the images live in an OCI registry that the ECR API
-    (moto) knows nothing about.
+  - O(state=pushed) copies the local Docker engine image O(image) to the registry under the first of O(tags) and
+    points the others at the pushed digest; an existing tag already holding that image config is left as it is.
+  - O(state=tagged) points O(tags) at an existing manifest O(digest) (no rebuild, no layer upload).
+  - O(state=verified) checks that every tag points at O(digest) and, with O(image_id), that the manifest's image
+    config is that local image.
+  - All registry access goes through C(skopeo) (Debian package), which speaks the distribution API as ECR serves it:
+    auth challenges, and blob GETs answered with a 307 to a presigned S3 URL on another host, followed without
+    sending the credential there (S3 refuses a second auth mechanism). TLS is always verified.
+  - The ECR credential is fetched inside the module and reaches skopeo through an anonymous in-memory file for the
+    registry host only; it is never an argument, a file on disk, a result or a log line.
+  - Exists because M(community.aws.ecs_ecr) manages the repository, not images, and
+    M(community.docker.docker_image_push) neither protects version tags nor compares digests.
 author:
   - facilitator-ops
 options:
   state:
     description: What to do.
     type: str
-    choices: [plan, tagged, verified]
+    choices: [plan, pushed, tagged, verified]
     default: plan
   registry:
     description: Registry host[:port], e.g. C(123456789012.dkr.ecr.us-east-2.amazonaws.com) or C(127.0.0.1:5001).
@@ -57,23 +63,27 @@ options:
     description: Allow overwriting protected tags that point to a different image.
     type: bool
     default: false
+  image:
+    description: Local Docker engine image to push (pushed), e.g. C(127.0.0.1:5001/facilitator:1.92.0-abc1234).
+    type: str
+  image_id:
+    description: The local image's id (C(sha256:...) of its config), compared with the registry's image config (pushed, verified).
+    type: str
   digest:
-    description: Manifest digest the O(tags) must point to (tagged).
+    description: Manifest digest the O(tags) must point to (tagged, verified).
     type: str
   tags:
-    description: Tags to point at O(digest) (tagged) or to verify (verified).
+    description: Tags to push (pushed; the first receives the upload), to point at O(digest) (tagged) or to check (verified).
     type: list
     elements: str
     default: []
-  repo_digests:
-    description: RepoDigests of the local image (verified), as reported by the Docker engine.
-    type: list
-    elements: str
-    default: []
+  docker_host:
+    description: Docker engine the O(image) is read from (pushed). Default C(DOCKER_HOST), else the local socket.
+    type: str
   timeout:
-    description: HTTP timeout in seconds.
-    type: float
-    default: 30
+    description: Seconds one skopeo call may take.
+    type: int
+    default: 600
 extends_documentation_fragment:
   - facilitator_registry
   - amazon.aws.common.modules
@@ -84,24 +94,32 @@ extends_documentation_fragment:
 EXAMPLES = r"""
 - name: Plan the push of 1.92.0
   image_registry:
-    registry: 127.0.0.1:5001
-    registry_scheme: http
-    registry_auth: none
+    registry: 123456789012.dkr.ecr.us-east-2.amazonaws.com
     repository: facilitator
     version: 1.92.0
     source_digest: "{{ guard.source_digest }}"
     protected_tags: [1.92.0-abc1234, 1.92.0]
     mutable_tags: [latest]
 
+- name: Push the built image by its version tags (local stack registry, stack CA)
+  image_registry:
+    state: pushed
+    registry: 127.0.0.1:5001
+    ecr_registry: 123456789012.dkr.ecr.us-east-2.amazonaws.com
+    ca_bundle: .stack/ca.pem
+    repository: facilitator
+    image: 127.0.0.1:5001/facilitator:1.92.0-abc1234
+    image_id: "{{ info.images[0].Id }}"
+    tags: [1.92.0-abc1234, 1.92.0]
+
 - name: Verify the pushed tags
   image_registry:
     state: verified
-    registry: 127.0.0.1:5001
-    registry_scheme: http
-    registry_auth: none
+    registry: 123456789012.dkr.ecr.us-east-2.amazonaws.com
     repository: facilitator
-    tags: [1.92.0-abc1234, 1.92.0, latest]
-    repo_digests: "{{ image_info.images[0].RepoDigests }}"
+    digest: "{{ pushed.digest }}"
+    image_id: "{{ info.images[0].Id }}"
+    tags: [1.92.0-abc1234, 1.92.0]
 """
 
 RETURN = r"""
@@ -116,12 +134,12 @@ remote:
   returned: state in (plan, verified)
   type: dict
 digest:
-  description: The manifest digest (tagged, verified).
-  returned: state in (tagged, verified)
+  description: The manifest digest (pushed, tagged, verified).
+  returned: state in (pushed, tagged, verified)
   type: str
 moved:
   description: Tags that were pointed at RV(digest) (or would be, in check mode).
-  returned: state=tagged
+  returned: state in (pushed, tagged)
   type: list
   elements: str
 report:
@@ -131,16 +149,15 @@ report:
   elements: str
 """
 
+import os
+
 from ansible.module_utils.facilitator_ops.common.argspec import REGISTRY_ACCESS
 from ansible.module_utils.facilitator_ops.image.ecr import EcrTokenError
-from ansible.module_utils.facilitator_ops.image.ecr import fetch_credentials
-from ansible.module_utils.facilitator_ops.image.ecr import pick_credential
-from ansible.module_utils.facilitator_ops.image.registry import RegistryClient
+from ansible.module_utils.facilitator_ops.image.ecr import credential_for
 from ansible.module_utils.facilitator_ops.image.registry import RegistryError
+from ansible.module_utils.facilitator_ops.image.registry import Skopeo
 from ansible.module_utils.facilitator_ops.image.registry import compare_digests
-from ansible.module_utils.facilitator_ops.image.registry import local_digest_for
 from ansible.module_utils.facilitator_ops.image.registry import plan_push
-from ansible.module_utils.facilitator_ops.image.registry import registry_base_url
 from ansible.module_utils.facilitator_ops.image.registry import tag_summary
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
@@ -153,24 +170,29 @@ except ImportError:
 
 def _client(module):
     p = module.params
-    auth = None
+    credential = None
     if p["registry_auth"] == "ecr":
         ecr = module.client("ecr", retry_decorator=AWSRetry.jittered_backoff())
         try:
-            cred = pick_credential(fetch_credentials(ecr, aws_retry=True), p["registry"])
+            cred = credential_for(ecr, p["registry"], p["ecr_registry"], aws_retry=True)
         except EcrTokenError as e:
             module.fail_json(msg=f"image_registry: {e}")
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
             module.fail_json_aws(e, msg="image_registry: GetAuthorizationToken failed")
-        auth = cred.basic_header()
-    return RegistryClient(registry_base_url(p["registry"], p["registry_scheme"]), authorization=auth,
-                          timeout=p["timeout"])
+        credential = (cred.username, cred.password)
+    return Skopeo(p["registry"], credential=credential, ca_bundle=p["ca_bundle"], timeout=p["timeout"],
+                  daemon_host=p["docker_host"] or os.environ.get("DOCKER_HOST"))
+
+
+def _need(module, *names):
+    missing = [n for n in names if not module.params[n]]
+    if missing:
+        module.fail_json(msg=f"image_registry: state={module.params['state']} needs {', '.join(missing)}")
 
 
 def do_plan(module, client):
     p = module.params
-    if not p["version"] or not p["source_digest"]:
-        module.fail_json(msg="image_registry: state=plan needs version and source_digest")
+    _need(module, "version", "source_digest")
     tags = list(dict.fromkeys(p["protected_tags"] + p["mutable_tags"]))
     remote = {t: client.tag_state(p["repository"], t) for t in tags}
     local = {"labels": p["local_labels"]} if p["local_labels"] else None
@@ -184,45 +206,65 @@ def do_plan(module, client):
     module.exit_json(msg=plan["reason"], **out)
 
 
-def do_tagged(module, client):
-    p = module.params
-    if not p["digest"] or not p["tags"]:
-        module.fail_json(msg="image_registry: state=tagged needs digest and tags")
-    got = client.get_manifest(p["repository"], p["digest"])
-    if got is None:
-        module.fail_json(msg=f"image_registry: {p['repository']}@{p['digest']} is not in the registry")
-    digest, media_type, body = got
+def _point(module, client, digest, tags):
+    """Point tags at digest; -> the tags that moved (or would)."""
     moved = []
-    for tag in p["tags"]:
-        current = client.get_manifest(p["repository"], tag)
+    for tag in tags:
+        current = client.manifest(module.params["repository"], tag)
         if current is not None and current[0] == digest:
             continue
         moved.append(tag)
         if not module.check_mode:
-            client.put_manifest(p["repository"], tag, media_type, body)
+            client.copy_tag(module.params["repository"], digest, tag)
+    return moved
+
+
+def do_pushed(module, client):
+    p = module.params
+    _need(module, "image", "image_id", "tags")
+    first = p["tags"][0]
+    current = client.tag_state(p["repository"], first)
+    if current is not None and current.get("config_digest") == p["image_id"]:
+        digest, moved = current["digest"], []
+    elif module.check_mode:
+        module.exit_json(changed=True, digest=None, moved=list(p["tags"]),
+                         msg=f"would push {p['image']} as {', '.join(p['tags'])}")
+    else:
+        digest, moved = client.push_from_daemon(p["image"], p["repository"], first), [first]
+    moved += _point(module, client, digest, p["tags"][1:])
     module.exit_json(changed=bool(moved), digest=digest, moved=moved,
+                     msg=f"{p['registry']}/{p['repository']}@{digest}: " + (
+                         f"pushed/tagged {', '.join(moved)}" if moved else "already there"),
+                     diff=dict(before={"tags_elsewhere": moved}, after={"tags_elsewhere": []}))
+
+
+def do_tagged(module, client):
+    p = module.params
+    _need(module, "digest", "tags")
+    if client.manifest(p["repository"], p["digest"]) is None:
+        module.fail_json(msg=f"image_registry: {p['repository']}@{p['digest']} is not in the registry")
+    moved = _point(module, client, p["digest"], p["tags"])
+    module.exit_json(changed=bool(moved), digest=p["digest"], moved=moved,
                      diff=dict(before={"tags_elsewhere": moved}, after={"tags_elsewhere": []}))
 
 
 def do_verified(module, client):
     p = module.params
-    local = local_digest_for(p["repo_digests"], p["registry"], p["repository"])
-    remote = {}
-    for tag in p["tags"]:
-        got = client.get_manifest(p["repository"], tag)
-        remote[tag] = got[0] if got else None
-    ok, lines = compare_digests(local, remote)
-    out = dict(changed=False, digest=local, report=lines, remote=remote)
+    _need(module, "digest", "tags")
+    remote = {t: client.tag_state(p["repository"], t) for t in p["tags"]}
+    ok, lines = compare_digests(p["digest"], remote, p["image_id"])
+    out = dict(changed=False, digest=p["digest"], report=lines,
+               remote={t: (s or {}).get("digest") for t, s in remote.items()})
     if not ok:
         module.fail_json(msg="digest verification failed: " + "; ".join(x for x in lines if x.startswith("FAIL")),
                          **out)
-    module.exit_json(msg=f"registry digest {local} verified for {len(remote)} tag(s)", **out)
+    module.exit_json(msg=f"registry digest {p['digest']} verified for {len(remote)} tag(s)", **out)
 
 
 def main():
     module = AnsibleAWSModule(
         argument_spec=dict(
-            state=dict(type="str", choices=["plan", "tagged", "verified"], default="plan"),
+            state=dict(type="str", choices=["plan", "pushed", "tagged", "verified"], default="plan"),
             registry=dict(type="str", required=True),
             **REGISTRY_ACCESS,
             repository=dict(type="str", required=True),
@@ -232,16 +274,19 @@ def main():
             mutable_tags=dict(type="list", elements="str", default=[]),
             local_labels=dict(type="dict"),
             allow_retag=dict(type="bool", default=False),
+            image=dict(type="str"),
+            image_id=dict(type="str"),
             digest=dict(type="str"),
             tags=dict(type="list", elements="str", default=[]),
-            repo_digests=dict(type="list", elements="str", default=[]),
-            timeout=dict(type="float", default=30.0),
+            docker_host=dict(type="str"),
+            timeout=dict(type="int", default=600),
         ),
         supports_check_mode=True,
     )
     client = _client(module)
     try:
-        {"plan": do_plan, "tagged": do_tagged, "verified": do_verified}[module.params["state"]](module, client)
+        {"plan": do_plan, "pushed": do_pushed, "tagged": do_tagged,
+         "verified": do_verified}[module.params["state"]](module, client)
     except RegistryError as e:
         module.fail_json(msg=f"image_registry: {e}")
 

@@ -1,23 +1,23 @@
 #!/usr/bin/env bash
-# Run Debian's docker-registry (distribution 2.8) in the background on 127.0.0.1:5001,
-# storage/config/log/pidfile under $STATE/registry. Idempotent: already running -> nothing.
+# Run Debian's docker-registry (distribution 2.8) in the background on a UNIX socket
+# ($STATE/registry/registry.sock), storage/config/log/pidfile under $STATE/registry.
+# It has no TCP port and no auth of its own: the ECR-like endpoint in front of it
+# (HAProxy, stack/haproxy: TLS, ECR credentials, 307 blob redirects) is the only way
+# in. Idempotent: already running with this config -> nothing; another config -> restart.
 #
 # Usage: stack/registry/start-registry.sh
 # Env: FACILITATOR_OPS_STATE (default <repo>/.stack),
-#      FACILITATOR_OPS_REGISTRY_ADDR (default 127.0.0.1:5001; must stay on loopback),
 #      FACILITATOR_OPS_REGISTRY_TIMEOUT (default 30 s)
 set -euo pipefail
 # shellcheck source=stack/docker/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../docker/lib.sh"
 
-ADDR="${FACILITATOR_OPS_REGISTRY_ADDR:-127.0.0.1:5001}"
 TIMEOUT="${FACILITATOR_OPS_REGISTRY_TIMEOUT:-30}"
 REG_STATE="$FO_STATE/registry"
 PIDFILE="$REG_STATE/registry.pid"
 LOGFILE="$REG_STATE/registry.log"
 CONFIG="$REG_STATE/config.yml"
-
-[[ $ADDR == 127.* ]] || fo_die "registry must bind loopback only, got $ADDR"
+SOCK="$REG_STATE/registry.sock"
 
 mkdir -p "$REG_STATE/data"
 exec 9>"$REG_STATE/.start.lock"
@@ -29,17 +29,7 @@ if ! command -v docker-registry >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker-registry
 fi
 
-answers() { curl -fs -o /dev/null --max-time 2 "http://$ADDR/v2/"; }
-
-if fo_pidfile_alive "$PIDFILE" docker-registry; then
-  answers || fo_die "registry pid $(<"$PIDFILE") is running but http://$ADDR/v2/ does not answer; see $LOGFILE"
-  fo_log "registry already running (pid $(<"$PIDFILE")) on http://$ADDR"
-  exit 0
-fi
-# Something else on the port (e.g. a registry started by hand) would make ours fail to bind.
-if answers || ss -Hltn "sport = :${ADDR##*:}" | grep -q .; then
-  fo_die "$ADDR is already in use by a process not started by this script: $(ss -Hltnp "sport = :${ADDR##*:}" | head -n1)"
-fi
+answers() { curl -fs -o /dev/null --max-time 2 --unix-socket "$SOCK" http://registry/v2/; }
 
 # http.secret only signs upload state; a stable per-state-dir value avoids the startup warning.
 [[ -s $REG_STATE/http.secret ]] || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$REG_STATE/http.secret"
@@ -59,7 +49,10 @@ storage:
   cache:
     blobdescriptor: inmemory
 http:
-  addr: $ADDR
+  net: unix
+  addr: $SOCK
+  # upload Locations relative to the request, so they work through the ECR-like front
+  relativeurls: true
   secret: $(<"$REG_STATE/http.secret")
   headers:
     X-Content-Type-Options: [nosniff]
@@ -70,7 +63,18 @@ health:
     threshold: 3
 YAML
 
-fo_log "starting docker-registry on http://$ADDR (data: $REG_STATE/data, log: $LOGFILE)"
+if fo_pidfile_alive "$PIDFILE" docker-registry; then
+  if [[ -s $CONFIG.running ]] && cmp -s "$CONFIG" "$CONFIG.running" && answers; then
+    fo_log "registry already running (pid $(<"$PIDFILE")) on $SOCK"
+    exit 0
+  fi
+  fo_log "registry pid $(<"$PIDFILE") runs another configuration (or does not answer): restarting it"
+  fo_stop_pidfile "$PIDFILE" docker-registry 15 || true
+fi
+rm -f "$SOCK"
+cp "$CONFIG" "$CONFIG.running"
+
+fo_log "starting docker-registry on $SOCK (data: $REG_STATE/data, log: $LOGFILE)"
 printf '\n==== %s starting docker-registry serve %s\n' "$(date -Is)" "$CONFIG" >>"$LOGFILE"
 # setsid: survive the caller's process group being killed; the child writes its own pid
 # then execs, so the pidfile holds the registry's pid. 9>&-: do not hold the lock.
@@ -89,4 +93,4 @@ for ((i = 0; i < TIMEOUT * 4; i++)); do
   sleep 0.25
 done
 tail -n 30 "$LOGFILE" >&2
-fo_die "registry did not answer on http://$ADDR/v2/ (log: $LOGFILE)"
+fo_die "registry did not answer on $SOCK (log: $LOGFILE)"

@@ -42,9 +42,13 @@ SECRET_REQUIRED_KEYS = dict(required_keys=dict(type="list", elements="str", defa
 
 # facilitator_registry
 REGISTRY_ACCESS = dict(
-    registry_scheme=dict(type="str", choices=["https", "http"], default="https"),
     registry_auth=dict(type="str", choices=["ecr", "none"], default="ecr"),
+    ecr_registry=dict(type="str"),
+    ca_bundle=dict(type="path"),
 )
 
 # facilitator_url
-FACILITATOR_URL = dict(base_url=dict(type="str", required=True))
+FACILITATOR_URL = dict(
+    base_url=dict(type="str", required=True),
+    ca_bundle=dict(type="path"),
+)

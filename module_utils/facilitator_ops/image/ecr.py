@@ -105,16 +105,18 @@ def fetch_credentials(client, registry_ids=None, **call_kwargs):
     return parse_authorization(client.get_authorization_token(**kwargs))
 
 
-def pick_credential(creds, registry=None):
-    """The credential for `registry` (host), or the only one."""
-    if registry:
-        for c in creds:
-            if c.registry == registry:
-                return c
-        if len(creds) == 1:
-            return creds[0]
-        raise EcrTokenError(f"no authorization data for registry {registry}")
-    return creds[0]
+def pick_credential(creds, registry):
+    """The credential GetAuthorizationToken issued for `registry` (the host of its
+    proxyEndpoint), and for no other: an ECR token is valid for its own registry
+    only, and sending it anywhere else hands it to another host. No fallback to
+    "the only token" (pin the registry host instead)."""
+    if not registry:
+        raise EcrTokenError("no registry host to pick the ECR credential for")
+    for c in creds:
+        if c.registry == registry:
+            return c
+    hosts = ", ".join(sorted(c.registry for c in creds)) or "none"
+    raise EcrTokenError(f"GetAuthorizationToken returned no credential for registry {registry} (only for: {hosts})")
 
 
 def docker_config_path(explicit=None, environ=None):
@@ -126,19 +128,50 @@ def docker_config_path(explicit=None, environ=None):
 
 
 def merge_docker_auth(config, registry, auth):
-    """Return (new config dict, changed) with auths[registry].auth = auth.
-    Other registries, credHelpers and settings are kept; a credHelper for the
-    same registry would shadow the entry, so it is removed."""
+    """Return (new config dict, changed) with auths[registry].auth = auth; other
+    registries and settings are kept. Only for a config without a credential
+    helper for `registry` (see credential_helper)."""
     new = json.loads(json.dumps(config or {}))
     auths = new.setdefault("auths", {})
     entry = auths.get(registry) or {}
     changed = entry.get("auth") != auth
     auths[registry] = dict(entry, auth=auth)
-    helpers = new.get("credHelpers") or {}
-    if registry in helpers:
-        helpers.pop(registry)
-        changed = True
     return new, changed
+
+
+def credential_helper(config, registry):
+    """The credential helper the Docker client uses for `registry`: credHelpers[registry],
+    else credsStore, else None (then the inline `auths` entry is what it reads)."""
+    cfg = config or {}
+    return (cfg.get("credHelpers") or {}).get(registry) or cfg.get("credsStore") or None
+
+
+def store_with_helper(helper, registry, username, password, runner=None, path_lookup=None):
+    """Store the credential through docker-credential-<helper> (the credential on its
+    stdin, never in argv); -> True when it changed. Raises EcrTokenError, naming the
+    helper and never the credential, when the helper is missing or fails."""
+    import shutil
+    import subprocess
+
+    runner = runner or subprocess.run
+    exe = (path_lookup or shutil.which)(f"docker-credential-{helper}")
+    if not exe:
+        raise EcrTokenError(
+            f"the docker config stores credentials with the helper '{helper}' (credsStore/credHelpers) but "
+            f"docker-credential-{helper} is not on PATH: install it, or set docker_config to a config without it")
+    got = runner([exe, "get"], input=registry, capture_output=True, text=True, timeout=30)
+    if got.returncode == 0:
+        try:
+            cur = json.loads(got.stdout or "{}")
+        except ValueError:
+            cur = {}
+        if cur.get("Username") == username and cur.get("Secret") == password:
+            return False
+    doc = json.dumps({"ServerURL": registry, "Username": username, "Secret": password})
+    res = runner([exe, "store"], input=doc, capture_output=True, text=True, timeout=30)
+    if res.returncode != 0:
+        raise EcrTokenError(f"docker-credential-{helper} store failed for {registry} (exit {res.returncode})")
+    return True
 
 
 def read_docker_config(path):
@@ -166,3 +199,17 @@ def write_docker_config(path, config):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def registry_id_of(host):
+    """`123456789012.dkr.ecr.us-east-2.amazonaws.com` -> "123456789012" (None for another host)."""
+    first, _, rest = (host or "").partition(".")
+    return first if first.isdigit() and len(first) == 12 and rest.startswith("dkr.ecr.") else None
+
+
+def credential_for(client, registry, ecr_registry=None, **call_kwargs):
+    """The ECR credential to send to `registry`: the one GetAuthorizationToken issues for
+    `ecr_registry` (default `registry` itself), and only that one."""
+    host = ecr_registry or registry
+    rid = registry_id_of(host)
+    return pick_credential(fetch_credentials(client, [rid] if rid else None, **call_kwargs), host)
