@@ -39,6 +39,7 @@ import yaml  # noqa: E402
 from ansible.module_utils.facilitator_ops.cutover import gate as gate  # noqa: E402
 from ansible.module_utils.facilitator_ops.cutover import lock as lock  # noqa: E402
 from ansible.module_utils.facilitator_ops.cutover import route53 as r53  # noqa: E402
+from ansible.module_utils.facilitator_ops.local_stack.seed import evm_wallet, solana_wallet  # noqa: E402
 from ansible.module_utils.facilitator_ops.verify import probe as probe  # noqa: E402
 from integration.test_cutover import NAME, TABLE, Facilitator, Stack  # noqa: E402
 
@@ -72,8 +73,8 @@ def plain_stage(endpoint, new_url, stage, audit_file):
     # the same probe as the facilitator_verify role
     results = probe.run_checks(new_url, ["health", "version", "branding", "networks", "signers", "load"],
                                branding_text="Ultravioleta DAO", expected_networks=LOCAL["facilitator_expected_networks"],
-                               network_catalog=CATALOG, expected_evm_signers=LOCAL["facilitator_expected_evm_signers"],
-                               expected_fee_payer=LOCAL["facilitator_expected_solana_fee_payer"],
+                               network_catalog=CATALOG, expected_evm_signers=[evm_wallet(2)["address"]],
+                               expected_fee_payers=[solana_wallet("monorepo-testnet")["address"]],
                                load=CUTOVER["dns_cutover_probe_load"])
     assert not breaches and all(c.ok for c in results), (breaches, [c for c in results if not c.ok])
     # one change batch, INSYNC

@@ -22,9 +22,11 @@ import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "module_utils"))
-from facilitator_ops.local_stack.seed import evm_wallet  # noqa: E402
-from facilitator_ops.verify.probe import load_probe  # noqa: E402
+import ansible.module_utils  # noqa: E402
+
+ansible.module_utils.__path__.append(str(REPO / "module_utils"))
+from ansible.module_utils.facilitator_ops.local_stack.seed import evm_wallet  # noqa: E402
+from ansible.module_utils.facilitator_ops.verify.probe import load_probe  # noqa: E402
 
 
 def start_facilitator():
@@ -60,6 +62,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--url")
     ap.add_argument("--path", default="/health")
+    ap.add_argument("--ca", help="CA bundle for an https URL (e.g. .stack/ca.pem); default: system trust")
     ap.add_argument("--concurrency", type=int, default=10)
     ap.add_argument("--seconds", type=int, default=5)
     args = ap.parse_args()
@@ -73,7 +76,7 @@ def main():
         base = wrk_rps(url, args.path, args.concurrency, args.seconds)
         # Enough requests to last about as long as wrk's run, bounded by time.
         stats = load_probe(url, path=args.path, requests=int(base * args.seconds * 2) + 100,
-                           concurrency=args.concurrency, max_seconds=args.seconds)
+                           concurrency=args.concurrency, max_seconds=args.seconds, ca_bundle=args.ca)
     finally:
         if proc:
             proc.terminate()

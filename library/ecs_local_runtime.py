@@ -54,6 +54,14 @@ options:
   docker_host:
     description: Docker engine URL (default from the environment, C(DOCKER_HOST) or the local socket).
     type: str
+  pull_registry:
+    description:
+      - Registry host whose image pulls carry an ECR credential from C(ecr:GetAuthorizationToken) (as the ECS agent
+        pulls with the execution role). Images from other hosts are pulled without one.
+    type: str
+  pull_ecr_registry:
+    description: The ECR registry host that credential is issued for (default O(pull_registry)).
+    type: str
 extends_documentation_fragment:
   - facilitator_ecs.container
   - facilitator_ecs.environment
@@ -111,6 +119,8 @@ from ansible.module_utils.facilitator_ops.common.argspec import ECS_CONTAINER
 from ansible.module_utils.facilitator_ops.common.argspec import ECS_ENVIRONMENT
 from ansible.module_utils.facilitator_ops.common.aws import value_from_fetcher
 from ansible.module_utils.facilitator_ops.ecs.local_runtime import Runtime
+from ansible.module_utils.facilitator_ops.image.ecr import EcrTokenError
+from ansible.module_utils.facilitator_ops.image.ecr import credential_for
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
@@ -139,6 +149,8 @@ def main():
             replace_containers=dict(type="list", elements="str", default=[]),
             health_timeout=dict(type="int", default=90),
             docker_host=dict(type="str"),
+            pull_registry=dict(type="str"),
+            pull_ecr_registry=dict(type="str"),
         ),
         required_if=[("state", "started", ["task_definition"])],
         supports_check_mode=True,
@@ -154,9 +166,18 @@ def main():
 
     fetch = value_from_fetcher(module)
 
+    def pull_credential():
+        ecr = module.client("ecr", retry_decorator=AWSRetry.jittered_backoff())
+        try:
+            cred = credential_for(ecr, p["pull_registry"], p["pull_ecr_registry"], aws_retry=True)
+        except EcrTokenError as e:
+            module.fail_json(msg=f"ecs_local_runtime: {e}")
+        return cred.username, cred.password
+
     rt = Runtime(client, fetch, container_name=p["container_name"], docker_name=p["docker_name"], port=p["port"],
                  bind_host=p["bind_host"], extra_environment=p["extra_environment"],
-                 replace_containers=p["replace_containers"], health_timeout=p["health_timeout"])
+                 replace_containers=p["replace_containers"], health_timeout=p["health_timeout"],
+                 pull_auth=(p["pull_registry"], pull_credential) if p["pull_registry"] else None)
     if p["state"] == "info":
         cur = rt.current()
         module.exit_json(changed=False, current=cur, health_status="NONE" if cur is None else cur["status"].upper(),

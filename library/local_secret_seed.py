@@ -8,7 +8,9 @@ DOCUMENTATION = r"""
 module: local_secret_seed
 short_description: Seed a Secrets Manager secret of the local stack with generated key material
 description:
-  - Creates or updates one secret of the local stack's "before" world (the monorepo secrets and the new stack's RPC maps).
+  - Creates one secret of the local stack's "before" world (the monorepo secrets and the new stack's RPC maps) when it
+    is missing. An existing secret is left as it is (a rotated key is the world moving on, not drift), unless
+    O(overwrite) is set.
   - Exists because the seeded wallets must hold keys of the local anvil chains without the keys ever being task arguments
     or registered values; M(community.aws.secretsmanager_secret) only accepts the value as an argument.
   - Values are derived inside the module from anvil's public development mnemonic, so every restart of the stack seeds the same world.
@@ -20,6 +22,10 @@ options:
     description: Secret description.
     type: str
     default: ""
+  overwrite:
+    description: Put the seed value as a new version when the secret exists with another value.
+    type: bool
+    default: false
   seed:
     description:
       - How to build the value. C(type) is one of C(evm_wallet) (with C(index), the anvil account index),
@@ -52,9 +58,13 @@ arn:
   returned: always
   type: str
 digest:
-  description: First 12 hex digits of the value's sha256.
+  description: First 12 hex digits of the seed value's sha256.
   returned: always
   type: str
+kept:
+  description: True when the secret exists with another value and was left as it is (O(overwrite) off).
+  returned: always
+  type: bool
 """
 
 try:
@@ -77,6 +87,7 @@ def main():
             **SECRET_NAME,
             description=dict(type="str", default=""),
             seed=dict(type="dict", required=True),
+            overwrite=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
@@ -97,9 +108,10 @@ def main():
     except is_boto3_error_code("ResourceNotFoundException"):
         current, cur_digest = None, None
 
-    result = dict(changed=False, name=name, digest=short(new_digest))
-    if current is not None and cur_digest == new_digest:
+    result = dict(changed=False, name=name, digest=short(new_digest), kept=False)
+    if current is not None and (cur_digest == new_digest or not module.params["overwrite"]):
         result["arn"] = current["ARN"]
+        result["kept"] = cur_digest != new_digest
         module.exit_json(**result)
     result["changed"] = True
     result["diff"] = dict(before={"digest": short(cur_digest)}, after={"digest": short(new_digest)})

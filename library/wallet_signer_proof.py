@@ -82,7 +82,8 @@ extends_documentation_fragment:
 EXAMPLES = r"""
 - name: Prove the new signer
   wallet_signer_proof:
-    base_url: http://127.0.0.1:18081
+    base_url: https://127.0.0.1:18444
+    ca_bundle: .stack/ca.pem
     expectations:
       - {wallet: evm-testnet, kind: evm, expect: "0xNew...", replaced: "0xOld...", networks: [base-sepolia]}
     log_source: docker
@@ -188,7 +189,7 @@ def main():
     while True:
         attempts += 1
         notes = []
-        res = http_get(p["base_url"], "/supported", 10)
+        res = http_get(p["base_url"], "/supported", 10, ca_bundle=p["ca_bundle"] or None)
         doc = None
         if res.status == 200:
             try:

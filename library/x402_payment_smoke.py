@@ -54,7 +54,8 @@ extends_documentation_fragment:
 EXAMPLES = r"""
 - name: Settle one payment through the new facilitator
   x402_payment_smoke:
-    base_url: http://127.0.0.1:18081
+    base_url: https://127.0.0.1:18444
+    ca_bundle: .stack/ca.pem
     chain_state_file: .stack/chain.json
     network: base-sepolia
     payer_key_file: .stack/payer.key
@@ -101,7 +102,8 @@ def main():
         module.fail_json(msg=f"cannot read the chain state or payer key file: {e.__class__.__name__}")
     try:
         report = smoke(
-            p["base_url"], chain_state, p["network"], payer_key, p["pay_to"], p["amount"], p["x402_version"], p["timeout"]
+            p["base_url"], chain_state, p["network"], payer_key, p["pay_to"], p["amount"], p["x402_version"], p["timeout"],
+            ca_bundle=p["ca_bundle"] or None,
         )
     except RuntimeError as e:
         module.fail_json(msg=f"payment smoke test on {p['network']}: {e}")

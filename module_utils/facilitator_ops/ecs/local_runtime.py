@@ -67,7 +67,7 @@ class Runtime:
     def __init__(self, docker_client, fetch_secret, container_name="facilitator", docker_name="facilitator-local-runtime",
                  port=18081, bind_host="127.0.0.1", extra_environment=None, replace_containers=(),
                  health_timeout=90, stop_timeout=15, log_lines=20, clock=time.monotonic, sleep=time.sleep,
-                 health_check=http_health):
+                 health_check=http_health, pull_auth=None):
         self.docker = docker_client
         self.fetch_secret = fetch_secret
         self.container_name = container_name
@@ -82,6 +82,9 @@ class Runtime:
         self.clock = clock
         self.sleep = sleep
         self.health_check = health_check
+        # (registry host, callable -> (username, password)): the credential for pulls from
+        # that host, fetched only when a pull is needed (as the ECS agent does with ECR).
+        self.pull_auth = pull_auth
         self.progress = []
         self._t0 = clock()
 
@@ -155,7 +158,11 @@ class Runtime:
             else:
                 self.say(f"{rev}: pulling {image}")
                 try:
-                    img = self.docker.images.pull(image)
+                    kwargs = {}
+                    if self.pull_auth and image.split("/", 1)[0] == self.pull_auth[0]:
+                        user, password = self.pull_auth[1]()
+                        kwargs["auth_config"] = {"username": user, "password": password}
+                    img = self.docker.images.pull(image, **kwargs)
                 except docker.errors.APIError as e:
                     reason = f"CannotPullContainerError: {image}: {e.explanation or e}"
                     self.say(f"{rev}: STOPPED before start ({reason}); the running container is left as it is")

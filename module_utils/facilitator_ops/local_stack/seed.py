@@ -30,12 +30,17 @@ def solana_wallet(label, mnemonic=ANVIL_MNEMONIC):
 
 
 def render(spec):
-    """Turn a seed spec into (kind, value). kind is 'string' or 'binary'."""
+    """Turn a seed spec into (kind, value). kind is 'string' or 'binary'.
+
+    Wallets are seeded as the monorepo stores them (FACTS, Secrets Manager):
+    {"private_key": ...} only; the migration derives the address. An EVM spec with
+    `indexes` holds several keys, comma-separated, as the facilitator reads them."""
     kind = spec.get("type")
     if kind == "evm_wallet":
-        return "string", json.dumps(evm_wallet(spec.get("index", 0)))
+        indexes = spec.get("indexes") or [spec.get("index", 0)]
+        return "string", json.dumps({"private_key": ",".join(evm_wallet(i)["private_key"] for i in indexes)})
     if kind == "solana_wallet":
-        return "string", json.dumps(solana_wallet(spec.get("label", "default")))
+        return "string", json.dumps({"private_key": solana_wallet(spec.get("label", "default"))["private_key"]})
     if kind == "json":
         return "string", json.dumps(spec.get("data") or {}, sort_keys=True)
     if kind == "string":

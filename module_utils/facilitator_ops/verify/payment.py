@@ -5,25 +5,25 @@ token balances moved. Uses the official x402 SDK's client signer, so the
 payload is exactly what a real client sends."""
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
+from ansible.module_utils.facilitator_ops.common.http import client as http_client
+from ansible.module_utils.facilitator_ops.common.http import describe_error
 
 BALANCE_OF = "0x70a08231"
 
 
-def post_json(url, body, timeout=120.0):
-    data = json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"}, method="POST")
+def post_json(url, body, timeout=120.0, ca_bundle=None):
+    """POST JSON over HTTP(S) (certificates verified) -> (status, JSON body)."""
+    import httpx
+
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310
-            return resp.status, json.loads(resp.read() or b"{}")
-    except urllib.error.HTTPError as e:
-        raw = e.read()
-        try:
-            return e.code, json.loads(raw or b"{}")
-        except ValueError:
-            return e.code, {"raw": raw.decode("utf-8", "replace")[:200]}
+        with http_client(ca_bundle, timeout) as c:
+            r = c.post(url, json=body)
+    except httpx.HTTPError as e:
+        raise RuntimeError(f"POST {url}: {describe_error(e)}") from None
+    try:
+        return r.status_code, r.json() if r.content else {}
+    except ValueError:
+        return r.status_code, {"raw": r.text[:200]}
 
 
 def rpc(url, method, params, timeout=10.0):
@@ -85,7 +85,8 @@ def build_payment(payer_key, network, x402_version, pay_to, amount):
     return payer.address, payload.model_dump(**dump), req.model_dump(**dump)
 
 
-def smoke(base_url, chain_state, network_name, payer_key, pay_to, amount, x402_version=2, timeout=120.0):
+def smoke(base_url, chain_state, network_name, payer_key, pay_to, amount, x402_version=2, timeout=120.0,
+          ca_bundle=None):
     """Returns a dict report; raises RuntimeError with a one-line reason."""
     nets = chain_state.get("networks") or {}
     if network_name not in nets:
@@ -97,10 +98,10 @@ def smoke(base_url, chain_state, network_name, payer_key, pay_to, amount, x402_v
     before_to = token_balance(net["rpc_url"], token, pay_to)
     body = {"x402Version": int(x402_version), "paymentPayload": payload, "paymentRequirements": req}
     base = base_url.rstrip("/")
-    st, verified = post_json(base + "/verify", body, timeout)
+    st, verified = post_json(base + "/verify", body, timeout, ca_bundle)
     if st != 200 or not verified.get("isValid"):
         raise RuntimeError(f"/verify refused the payment (HTTP {st}): {verified.get('invalidReason') or verified}")
-    st, settled = post_json(base + "/settle", body, timeout)
+    st, settled = post_json(base + "/settle", body, timeout, ca_bundle)
     if st != 200 or not settled.get("success"):
         raise RuntimeError(f"/settle failed (HTTP {st}): {settled.get('errorReason') or settled}")
     tx = settled.get("transaction")

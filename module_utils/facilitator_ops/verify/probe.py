@@ -12,12 +12,13 @@ import asyncio
 import json
 import math
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from dataclasses import asdict
 from dataclasses import dataclass
 from dataclasses import field
+
+from ansible.module_utils.facilitator_ops.common.http import async_client
+from ansible.module_utils.facilitator_ops.common.http import client as http_client
+from ansible.module_utils.facilitator_ops.common.http import describe_error
 
 
 @dataclass
@@ -29,25 +30,32 @@ class Check:
 
 
 class HttpResult:
-    def __init__(self, status, body, error=None):
+    def __init__(self, status, body, error=None, headers=None):
         self.status = status
         self.body = body
         self.error = error
+        self.headers = headers or {}
 
     def json(self):
         return json.loads(self.body)
 
 
-def http_get(base_url, path, timeout=10.0):
+def http_get(base_url, path, timeout=10.0, ca_bundle=None, client=None):
+    """GET base_url+path over HTTP(S) (certificates verified); never raises for
+    transport errors (status None, error = the reason)."""
+    import httpx
+
     url = base_url.rstrip("/") + path
-    req = urllib.request.Request(url, headers={"User-Agent": "facilitator-ops-probe", "Accept": "*/*"})
+    own = client is None
+    c = client or http_client(ca_bundle, timeout)
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (operator-given URL)
-            return HttpResult(resp.status, resp.read().decode("utf-8", "replace"))
-    except urllib.error.HTTPError as e:
-        return HttpResult(e.code, e.read().decode("utf-8", "replace"))
-    except (urllib.error.URLError, OSError, TimeoutError) as e:
-        return HttpResult(None, "", error=str(getattr(e, "reason", e)))
+        r = c.get(url)
+        return HttpResult(r.status_code, r.text, headers={k.lower(): v for k, v in r.headers.items()})
+    except (httpx.HTTPError, OSError, ValueError) as e:
+        return HttpResult(None, "", error=describe_error(e))
+    finally:
+        if own:
+            c.close()
 
 
 def _unreachable(name, path, res):
@@ -147,7 +155,8 @@ def check_networks(doc, expected, catalog=None):
     return Check("networks", True, f"/supported serves the {len(v1)} expected networks", data)
 
 
-def check_signers(doc, expected_evm=None, expected_fee_payer=None):
+def check_signers(doc, expected_evm=None, expected_fee_payers=None):
+    """Every expected EVM signer and every expected Solana fee payer must be live."""
     _, _, signers, fee_payers = parse_supported(doc)
     data = {"evm_signers": sorted(signers), "solana_fee_payers": sorted(fee_payers)}
     problems = []
@@ -156,9 +165,12 @@ def check_signers(doc, expected_evm=None, expected_fee_payer=None):
         absent = [a for a in expected_evm if a.lower() not in live]
         if absent:
             problems.append(f"EVM signer {', '.join(absent)} not live (live: {', '.join(sorted(signers)) or 'none'})")
-    if expected_fee_payer and expected_fee_payer not in fee_payers:
+    if isinstance(expected_fee_payers, str):
+        expected_fee_payers = [expected_fee_payers]
+    absent = [f for f in dict.fromkeys(expected_fee_payers or []) if f not in fee_payers]
+    if absent:
         problems.append(
-            f"Solana feePayer {expected_fee_payer} not live (live: {', '.join(sorted(fee_payers)) or 'none'})"
+            f"Solana feePayer {', '.join(absent)} not live (live: {', '.join(sorted(fee_payers)) or 'none'})"
         )
     if problems:
         return Check("signers", False, "; ".join(problems), data)
@@ -175,89 +187,50 @@ def percentile(sorted_values, pct):
     return sorted_values[k]
 
 
-async def _read_response(reader):
-    """Read one HTTP/1.1 response; return (status, keep_alive)."""
-    status_line = await reader.readline()
-    if not status_line:
-        raise ConnectionError("connection closed")
-    parts = status_line.split(None, 2)
-    status = int(parts[1])
-    length, chunked, keep_alive = 0, False, True
-    while True:
-        line = await reader.readline()
-        if line in (b"\r\n", b"\n", b""):
-            break
-        name, _, value = line.partition(b":")
-        name = name.strip().lower()
-        value = value.strip().lower()
-        if name == b"content-length":
-            length = int(value)
-        elif name == b"transfer-encoding" and b"chunked" in value:
-            chunked = True
-        elif name == b"connection" and value == b"close":
-            keep_alive = False
-    if chunked:
-        while True:
-            size = int((await reader.readline()).split(b";")[0], 16)
-            await reader.readexactly(size + 2)
-            if size == 0:
-                break
-    elif length:
-        await reader.readexactly(length)
-    return status, keep_alive
+async def _load(url, requests, concurrency, max_seconds, timeout, ca_bundle):
+    import httpx
 
-
-async def _load(host, port, path, host_header, requests, concurrency, max_seconds, timeout):
-    latencies, errors, statuses = [], 0, {}
+    latencies, statuses = [], {}
+    errors = 0
     remaining = [requests]
     deadline = time.monotonic() + max_seconds
-    request = (f"GET {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: facilitator-ops-probe\r\n\r\n").encode()
+    first_error = []
 
-    async def worker():
-        nonlocal errors
-        reader = writer = None
-        while remaining[0] > 0 and time.monotonic() < deadline:
-            remaining[0] -= 1
-            t0 = time.perf_counter()
-            try:
-                if writer is None:
-                    reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
-                writer.write(request)
-                status, keep_alive = await asyncio.wait_for(_read_response(reader), timeout)
-                latencies.append(time.perf_counter() - t0)
-                statuses[status] = statuses.get(status, 0) + 1
-                if status >= 400:
+    async with async_client(ca_bundle, timeout, connections=concurrency) as c:
+        async def worker():
+            nonlocal errors
+            while remaining[0] > 0 and time.monotonic() < deadline:
+                remaining[0] -= 1
+                t0 = time.perf_counter()
+                try:
+                    r = await c.get(url)
+                    await r.aread()
+                    latencies.append(time.perf_counter() - t0)
+                    statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+                    if r.status_code >= 400:
+                        errors += 1
+                except (httpx.HTTPError, OSError) as e:
                     errors += 1
-                if not keep_alive:
-                    writer.close()
-                    writer = None
-            except (OSError, asyncio.TimeoutError, ConnectionError, ValueError, asyncio.IncompleteReadError):
-                errors += 1
-                latencies.append(time.perf_counter() - t0)
-                statuses["error"] = statuses.get("error", 0) + 1
-                if writer is not None:
-                    writer.close()
-                writer = None
-        if writer is not None:
-            writer.close()
+                    latencies.append(time.perf_counter() - t0)
+                    statuses["error"] = statuses.get("error", 0) + 1
+                    if not first_error:
+                        first_error.append(describe_error(e))
 
-    t_start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - t_start
-    return latencies, errors, statuses, elapsed
+        t_start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - t_start
+    return latencies, errors, statuses, elapsed, (first_error or [None])[0]
 
 
-def load_probe(base_url, path="/health", requests=200, concurrency=10, max_seconds=30.0, timeout=10.0):
-    """N requests at concurrency C over keep-alive connections, bounded in
-    count and time. Returns a stats dict (latencies in ms)."""
-    u = urllib.parse.urlsplit(base_url)
-    if u.scheme != "http":
-        raise ValueError("the load probe speaks plain HTTP only (point it at the ALB listener or a local port)")
-    host = u.hostname
-    port = u.port or 80
-    prefix = u.path.rstrip("/")
-    latencies, errors, statuses, elapsed = asyncio.run(
-        _load(host, port, prefix + path, u.netloc, int(requests), int(concurrency), float(max_seconds), float(timeout))
+def load_probe(base_url, path="/health", requests=200, concurrency=10, max_seconds=30.0, timeout=10.0,
+               ca_bundle=None):
+    """N requests at concurrency C over keep-alive connections (HTTP or HTTPS, certificates
+    verified), bounded in count and time. Returns a stats dict (latencies in ms)."""
+    url = base_url.rstrip("/") + path
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"not an http(s) URL: {base_url}")
+    latencies, errors, statuses, elapsed, first_error = asyncio.run(
+        _load(url, int(requests), max(1, int(concurrency)), float(max_seconds), float(timeout), ca_bundle)
     )
     done = len(latencies)
     lat = sorted(latencies)
@@ -265,7 +238,7 @@ def load_probe(base_url, path="/health", requests=200, concurrency=10, max_secon
     def ms(x):
         return None if x is None else round(x * 1000.0, 2)
 
-    return {
+    out = {
         "path": path,
         "requests": done,
         "requested": int(requests),
@@ -280,6 +253,9 @@ def load_probe(base_url, path="/health", requests=200, concurrency=10, max_secon
         "p99_ms": ms(percentile(lat, 99)),
         "max_ms": ms(lat[-1] if lat else None),
     }
+    if first_error:
+        out["first_error"] = first_error
+    return out
 
 
 def check_load(stats, p99_max_ms=2000.0, error_rate_max=0.01, min_requests=None):
@@ -291,15 +267,46 @@ def check_load(stats, p99_max_ms=2000.0, error_rate_max=0.01, min_requests=None)
     problems = []
     if stats["requests"] == 0:
         problems.append("no request completed")
-    if min_requests and stats["requests"] < min_requests:
-        problems.append(f"only {stats['requests']} of {min_requests} requests in the time bound")
+    elif min_requests and stats["requests"] < min_requests:
+        problems.append(f"only {stats['requests']} of the minimum {min_requests} requests within the time bound")
     if stats["error_rate"] > error_rate_max:
         problems.append(f"error rate {stats['error_rate'] * 100:.2f}% > {error_rate_max * 100:.2f}%")
     if stats["p99_ms"] is not None and stats["p99_ms"] > p99_max_ms:
         problems.append(f"p99 {stats['p99_ms']} ms > {p99_max_ms} ms")
+    if stats.get("first_error"):
+        detail += f"; first error: {stats['first_error']}"
     if problems:
         return Check("load", False, "load probe failed: " + "; ".join(problems) + f" ({detail})", stats)
     return Check("load", True, detail, stats)
+
+
+def measure_sides(base_url, requests=200, header="x-facilitator-side", path="/health", ca_bundle=None, timeout=10.0):
+    """Which side answered each of `requests` GETs (one keep-alive connection, like a
+    user's client), by a response header. -> {"requests", "by_side": {value: n}, "errors"}."""
+    import httpx
+
+    by_side, errors = {}, 0
+    header = header.lower()
+    with http_client(ca_bundle, timeout) as c:
+        for _ in range(int(requests)):
+            try:
+                r = c.get(base_url.rstrip("/") + path)
+                side = r.headers.get(header) or "(none)"
+                by_side[side] = by_side.get(side, 0) + 1
+                if r.status_code >= 500:
+                    errors += 1
+            except httpx.HTTPError:
+                errors += 1
+                by_side["(error)"] = by_side.get("(error)", 0) + 1
+    return {"requests": int(requests), "by_side": by_side, "errors": errors}
+
+
+def check_sides(stats, side="new"):
+    n = stats["requests"]
+    share = round(100.0 * stats["by_side"].get(side, 0) / n, 1) if n else 0.0
+    data = dict(stats, side=side, share_percent=share)
+    detail = f"{share:g}% of {n} requests answered by the {side} side ({', '.join(f'{k} {v}' for k, v in sorted(stats['by_side'].items()))})"
+    return Check("sides", stats["errors"] == 0, detail if not stats["errors"] else f"{detail}; {stats['errors']} errors", data)
 
 
 # ---------------------------------------------------------------- orchestration
@@ -313,21 +320,53 @@ def run_checks(
     expected_networks=None,
     network_catalog=None,
     expected_evm_signers=None,
-    expected_fee_payer=None,
+    expected_fee_payers=None,
     load=None,
     timeout=10.0,
+    ca_bundle=None,
+    sides=None,
 ):
     """Run the named checks; returns a list of Check. Order is fixed so the
     report reads the same every time."""
     out = []
+    with http_client(ca_bundle, timeout) as c:
+        out += _run_http_checks(c, base_url, checks, expected_version, branding_text, expected_networks,
+                                network_catalog, expected_evm_signers, expected_fee_payers)
+    if "load" in checks and load:
+        try:
+            stats = load_probe(
+                base_url,
+                path=load.get("path", "/health"),
+                requests=load.get("requests", 200),
+                concurrency=load.get("concurrency", 10),
+                max_seconds=load.get("max_seconds", 30),
+                timeout=timeout,
+                ca_bundle=ca_bundle,
+            )
+            out.append(
+                check_load(stats, float(load.get("p99_max_ms", 2000)), float(load.get("error_rate_max", 0.01)),
+                           min_requests=int(load.get("min_requests", load.get("requests", 200))))
+            )
+        except ValueError as e:
+            out.append(Check("load", False, f"load probe not run: {e}"))
+    if "sides" in checks:
+        sides = sides or {}
+        out.append(check_sides(measure_sides(base_url, sides.get("requests", 200), sides.get("header", "X-Facilitator-Side"),
+                                             sides.get("path", "/health"), ca_bundle, timeout), sides.get("side", "new")))
+    return out
+
+
+def _run_http_checks(c, base_url, checks, expected_version, branding_text, expected_networks, network_catalog,
+                     expected_evm_signers, expected_fee_payers):
+    out = []
     if "health" in checks:
-        out.append(check_health(http_get(base_url, "/health", timeout)))
+        out.append(check_health(http_get(base_url, "/health", client=c)))
     if "version" in checks:
-        out.append(check_version(http_get(base_url, "/version", timeout), expected_version))
+        out.append(check_version(http_get(base_url, "/version", client=c), expected_version))
     if "branding" in checks:
-        out.append(check_branding(http_get(base_url, "/", timeout), branding_text))
+        out.append(check_branding(http_get(base_url, "/", client=c), branding_text))
     if "networks" in checks or "signers" in checks:
-        res = http_get(base_url, "/supported", timeout)
+        res = http_get(base_url, "/supported", client=c)
         doc = None
         if res.status == 200:
             try:
@@ -346,22 +385,7 @@ def run_checks(
             elif name == "networks":
                 out.append(check_networks(doc, expected_networks or [], network_catalog))
             else:
-                out.append(check_signers(doc, expected_evm_signers, expected_fee_payer))
-    if "load" in checks and load:
-        try:
-            stats = load_probe(
-                base_url,
-                path=load.get("path", "/health"),
-                requests=load.get("requests", 200),
-                concurrency=load.get("concurrency", 10),
-                max_seconds=load.get("max_seconds", 30),
-                timeout=timeout,
-            )
-            out.append(
-                check_load(stats, float(load.get("p99_max_ms", 2000)), float(load.get("error_rate_max", 0.01)))
-            )
-        except ValueError as e:
-            out.append(Check("load", False, f"load probe not run: {e}"))
+                out.append(check_signers(doc, expected_evm_signers, expected_fee_payers))
     return out
 
 
