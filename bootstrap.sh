@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on a fresh Debian/Python 3.11 machine:
-# Debian packages (Docker engine, debootstrap, OCI registry, wrk), the pinned
+# Debian packages (Docker engine, debootstrap, OCI registry, HAProxy for the ALB
+# stand-ins / edge / ECR-like front, skopeo for registry access, openssl, wrk), the pinned
 # Python environment in .venv (Ansible + bundled collections, moto, x402 SDK,
 # Molecule, test tools), and the chain tooling (anvil, solc-js) from npm.
 # Idempotent: a second run installs nothing new.
@@ -16,6 +17,9 @@ command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v docker-registry >/dev/null || [[ -x /usr/bin/docker-registry ]] || need+=(docker-registry)
 command -v wrk >/dev/null || need+=(wrk)
 command -v curl >/dev/null || need+=(curl)
+command -v haproxy >/dev/null || [[ -x /usr/sbin/haproxy ]] || need+=(haproxy)
+command -v skopeo >/dev/null || need+=(skopeo)
+command -v openssl >/dev/null || need+=(openssl)
 if ((${#need[@]})); then
   log "apt: ${need[*]}"
   apt-get update -qq
