@@ -156,7 +156,7 @@ frontend ecr
     http-request set-var(txn.auth) req.hdr_cnt(authorization)
     http-request auth realm ECR unless { http_auth(ecr) }
     # ECR answers blob GETs with a 307 to a presigned S3 URL on another host (FACTS); HEAD it answers itself.
-    http-request redirect code 307 location "https://localhost:$BLOB_PORT%[path]?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=3600&X-Amz-Signature=local-stack" if METH_GET { path_reg ^/v2/.+/blobs/sha256:[0-9a-f]{64}\$ }
+    http-request redirect code 307 location "https://localhost:$BLOB_PORT%[path]?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=3600&X-Amz-Signature=local-stack" if { method GET } { path_reg ^/v2/.+/blobs/sha256:[0-9a-f]{64}\$ }
     http-request del-header Authorization
     default_backend registry
 
