@@ -17,9 +17,9 @@ description:
   - O(state=tagged) points O(tags) at an existing manifest O(digest) (no rebuild, no layer upload).
   - O(state=verified) checks that every tag points at O(digest) and, with O(image_id), that the manifest's image
     config is that local image.
-  - All registry access goes through C(skopeo) (Debian package), which speaks the distribution API as ECR serves it:
-    auth challenges, and blob GETs answered with a 307 to a presigned S3 URL on another host, followed without
-    sending the credential there (S3 refuses a second auth mechanism). TLS is always verified.
+  - All registry access goes through C(skopeo) (Debian package), which speaks the distribution API as ECR serves it (
+    auth challenges; blob GETs answered with a 307 to a presigned S3 URL on another host, followed without
+    sending the credential there, as S3 refuses a second auth mechanism). TLS is always verified.
   - The ECR credential is fetched inside the module and reaches skopeo through an anonymous in-memory file for the
     registry host only; it is never an argument, a file on disk, a result or a log line.
   - Exists because M(community.aws.ecs_ecr) manages the repository, not images, and

@@ -18,6 +18,10 @@ description:
   - After writing it reads the destination back and verifies the digest, the O(required_keys) (which the source
     must hold too), and with O(wallet)
     that C(address) belongs to the C(private_key) beside it (EVM or Solana).
+  - With O(wallet), a source holding C(private_key) only (the monorepo's shape) is copied with the C(address) derived
+    from the key inside the module; a comma-separated EVM value (several signers, as the facilitator reads it) gets
+    the addresses in the same order.
+  - Every read names C(VersionStage=AWSCURRENT).
   - Returns the destination ARN (with its random suffix), the ECS C(valueFrom) strings and digests; never a value.
   - O(mode=verify) only checks that the destination is already an exact copy; O(mode=retire_source) does the same
     and then schedules deletion of the source with a recovery window. Both refuse when a copy would still be needed.
@@ -66,7 +70,9 @@ options:
     description: KMS key for a created destination.
     type: str
   wallet:
-    description: The value is a C({"private_key", "address"}) wallet; verify the address belongs to the key.
+    description:
+      - The value is a C({"private_key", "address"}) wallet; verify the address belongs to the key (a missing
+        C(address) is derived from the key and written with it).
     type: bool
     default: false
   value_from_keys:

@@ -77,27 +77,85 @@ def test_empty_response():
         e.parse_authorization({"authorizationData": []})
 
 
-def test_pick_credential():
+def test_pick_credential_only_for_the_pinned_host():
     creds = e.parse_authorization(RECORDED)
-    assert e.pick_credential(creds, "127.0.0.1:5001") is creds[0]  # the only one: local override
-    two = creds + [e.EcrCredential("999.dkr.ecr.eu-west-1.amazonaws.com", "https://x", "AWS", "p", "")]
-    assert e.pick_credential(two, "999.dkr.ecr.eu-west-1.amazonaws.com") is two[1]
+    assert e.pick_credential(creds, "123456789012.dkr.ecr.us-east-2.amazonaws.com") is creds[0]
+    # no fallback to "the only token": another host never gets it
+    with pytest.raises(e.EcrTokenError, match="no credential for registry 127.0.0.1:5001") as err:
+        e.pick_credential(creds, "127.0.0.1:5001")
+    assert PASSWORD not in str(err.value)
+    two = creds + [e.EcrCredential("999999999999.dkr.ecr.eu-west-1.amazonaws.com", "https://x", "AWS", "p", "")]
+    assert e.pick_credential(two, "999999999999.dkr.ecr.eu-west-1.amazonaws.com") is two[1]
     with pytest.raises(e.EcrTokenError):
-        e.pick_credential(two, "nope")
+        e.pick_credential(two, None)
+
+
+def test_credential_for_asks_the_registry_id_of_the_ecr_host_recorded_ecr_response(ecr):
+    client, stub = ecr
+    stub.add_response("get_authorization_token", RECORDED, {"registryIds": ["123456789012"]})
+    cred = e.credential_for(client, "127.0.0.1:5001", "123456789012.dkr.ecr.us-east-2.amazonaws.com")
+    assert cred.password == PASSWORD
+    stub.add_response("get_authorization_token", RECORDED, {})
+    with pytest.raises(e.EcrTokenError, match="127.0.0.1:5001"):
+        e.credential_for(client, "127.0.0.1:5001")  # the registry itself is not the ECR host the token is for
+    assert e.registry_id_of("123456789012.dkr.ecr.us-east-2.amazonaws.com") == "123456789012"
+    assert e.registry_id_of("127.0.0.1:5001") is None
 
 
 def test_docker_config_merge_and_write(tmp_path):
     cred = e.parse_authorization(RECORDED)[0]
-    cfg = {"auths": {"other.example": {"auth": "eA=="}}, "credHelpers": {cred.registry: "ecr-login"}}
+    cfg = {"auths": {"other.example": {"auth": "eA=="}}}
     new, changed = e.merge_docker_auth(cfg, cred.registry, cred.docker_auth())
     assert changed and new["auths"]["other.example"] == {"auth": "eA=="}
-    assert cred.registry not in new["credHelpers"] and cfg["credHelpers"]  # input untouched
+    assert "auths" in cfg and cred.registry not in cfg["auths"]  # input untouched
     assert e.merge_docker_auth(new, cred.registry, cred.docker_auth())[1] is False
     path = tmp_path / "docker" / "config.json"
     e.write_docker_config(str(path), new)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert e.read_docker_config(str(path)) == new
     assert e.read_docker_config(str(tmp_path / "missing.json")) == {}
+
+
+def test_creds_store_config_uses_the_helper_or_fails_clearly(tmp_path):
+    """A docker config with credsStore/credHelpers: the credential goes through
+    docker-credential-<helper> (on its stdin, never argv), or the run fails naming the
+    missing helper. The fake helper below stores into a file of the test's tmp dir."""
+    cred = e.parse_authorization(RECORDED)[0]
+    assert e.credential_helper({"credsStore": "desktop"}, cred.registry) == "desktop"
+    assert e.credential_helper({"credsStore": "desktop", "credHelpers": {cred.registry: "ecr-login"}},
+                               cred.registry) == "ecr-login"
+    assert e.credential_helper({"auths": {}}, cred.registry) is None
+    with pytest.raises(e.EcrTokenError, match="docker-credential-desktop is not on PATH") as err:
+        e.store_with_helper("desktop", cred.registry, cred.username, cred.password, path_lookup=lambda _: None)
+    assert PASSWORD not in str(err.value)
+
+    store = tmp_path / "store.json"
+    helper = tmp_path / "docker-credential-fake"
+    helper.write_text(f"""#!/usr/bin/env python3
+import json, sys
+path = {str(store)!r}
+data = json.load(open(path)) if __import__("os").path.exists(path) else {{}}
+if sys.argv[1] == "store":
+    doc = json.load(sys.stdin); data[doc["ServerURL"]] = doc; json.dump(data, open(path, "w"))
+elif sys.argv[1] == "get":
+    url = sys.stdin.read().strip()
+    if url not in data: print("credentials not found in native keychain"); sys.exit(1)
+    print(json.dumps({{"Username": data[url]["Username"], "Secret": data[url]["Secret"]}}))
+""")
+    helper.chmod(0o755)
+    calls = []
+
+    def runner(argv, **kw):
+        import subprocess
+
+        calls.append(argv)
+        return subprocess.run(argv, **kw)
+
+    lookup = lambda name: str(helper) if name == "docker-credential-fake" else None  # noqa: E731
+    assert e.store_with_helper("fake", cred.registry, cred.username, cred.password, runner, lookup) is True
+    assert json.loads(store.read_text())[cred.registry]["Secret"] == PASSWORD
+    assert e.store_with_helper("fake", cred.registry, cred.username, cred.password, runner, lookup) is False
+    assert all(PASSWORD not in " ".join(a) for a in calls)
 
 
 def test_docker_config_path():

@@ -2,10 +2,9 @@
 registry client against a fake HTTP opener, and the scan-findings gate."""
 from __future__ import annotations
 
+import base64
 import hashlib
-import io
 import json
-import urllib.error
 
 import pytest
 
@@ -72,82 +71,101 @@ def test_local_image_of_same_source_is_pushed_not_rebuilt():
     assert r.plan_push("1.2.3", SRC, PROT, MUT, remote, local=local)["action"] == "build"
 
 
-def test_local_digest_for_picks_this_registry():
-    digests = ["other:5000/facilitator@" + D2, "127.0.0.1:5001/facilitator@" + D1]
-    assert r.local_digest_for(digests, "127.0.0.1:5001", "facilitator") == D1
-    assert r.local_digest_for(digests, "127.0.0.1:5001", "facilitator-x") is None
-
-
 def test_compare_digests():
-    ok, lines = r.compare_digests(D1, {"1.2.3": D1, "latest": D1})
+    ok, lines = r.compare_digests(D1, {"1.2.3": {"digest": D1}, "latest": {"digest": D1}})
     assert ok and all(x.startswith("OK") for x in lines)
-    ok, lines = r.compare_digests(D1, {"1.2.3": D1, "latest": D2})
+    ok, lines = r.compare_digests(D1, {"1.2.3": {"digest": D1}, "latest": {"digest": D2}})
     assert not ok and any(x.startswith("FAIL latest") for x in lines)
     ok, lines = r.compare_digests(D1, {"1.2.3": None})
     assert not ok and "not in the registry" in lines[0]
-    ok, _ = r.compare_digests(None, {"1.2.3": D1})
+    ok, _ = r.compare_digests(None, {"1.2.3": {"digest": D1}})
     assert not ok
+    ok, lines = r.compare_digests(D1, {"1.2.3": {"digest": D1, "config_digest": D2}}, image_id=D1)
+    assert not ok and "!= local image" in lines[0]
 
 
-class FakeResponse:
-    def __init__(self, status, headers, body):
-        self.status, self.headers, self._body = status, headers, body
+class FakeSkopeo:
+    """Records each skopeo call with the auth file's content (read from the passed
+    descriptor, as skopeo would) and answers like a registry holding one image."""
 
-    def read(self):
-        return self._body
-
-
-class FakeRegistry:
-    """Enough of the registry v2 API for tag_state / put_manifest."""
-
-    def __init__(self):
-        self.config = json.dumps({"config": {"Labels": {r.LABEL_VERSION: "1.2.3", r.LABEL_SOURCE_DIGEST: SRC}}}).encode()
-        self.config_digest = "sha256:" + hashlib.sha256(self.config).hexdigest()
+    def __init__(self, missing=(), fail=None):
+        self.calls = []
+        self.config = json.dumps({"config": {"Labels": {r.LABEL_VERSION: "1.2.3", r.LABEL_SOURCE_DIGEST: SRC}}})
+        self.config_digest = "sha256:" + hashlib.sha256(self.config.encode()).hexdigest()
         self.manifest = json.dumps({"schemaVersion": 2, "mediaType": r.MANIFEST_TYPES[0],
-                                    "config": {"digest": self.config_digest}}).encode()
-        self.digest = "sha256:" + hashlib.sha256(self.manifest).hexdigest()
-        self.tags = {"1.2.3": self.manifest}
-        self.requests = []
+                                    "config": {"digest": self.config_digest}})
+        self.digest = "sha256:" + hashlib.sha256(self.manifest.encode()).hexdigest()
+        self.missing, self.fail = set(missing), fail
 
-    def __call__(self, req, timeout=None):
-        self.requests.append((req.get_method(), req.full_url, dict(req.header_items())))
-        path = req.full_url.split("://", 1)[1].split("/", 1)[1]
-        if req.get_method() == "PUT":
-            self.tags[path.rsplit("/", 1)[1]] = req.data
-            return FakeResponse(201, {"Docker-Content-Digest": self.digest}, b"")
-        if "/manifests/" in path:
-            ref = path.rsplit("/", 1)[1]
-            body = self.manifest if ref == self.digest else self.tags.get(ref)
-            if body is None:
-                raise urllib.error.HTTPError(req.full_url, 404, "not found", {}, io.BytesIO(b"{}"))
-            return FakeResponse(200, {"Docker-Content-Digest": self.digest,
-                                      "Content-Type": r.MANIFEST_TYPES[0]}, body)
-        if path.endswith(self.config_digest):
-            return FakeResponse(200, {}, self.config)
-        raise urllib.error.HTTPError(req.full_url, 404, "not found", {}, io.BytesIO(b"{}"))
+    def __call__(self, argv, pass_fds=(), **kw):
+        import os
+        import subprocess
 
-
-def test_client_tag_state_and_copy():
-    fake = FakeRegistry()
-    client = r.RegistryClient("http://127.0.0.1:5001", authorization="Basic QVdTOnNlY3JldA==", opener=fake)
-    st = client.tag_state("facilitator", "1.2.3")
-    assert st["digest"] == fake.digest and st["labels"][r.LABEL_SOURCE_DIGEST] == SRC
-    assert client.tag_state("facilitator", "latest") is None
-    client.put_manifest("facilitator", "latest", r.MANIFEST_TYPES[0], fake.manifest)
-    assert client.tag_state("facilitator", "latest")["digest"] == fake.digest
-    accept = fake.requests[0][2]["Accept"]
-    assert r.MANIFEST_TYPES[0] in accept and r.MANIFEST_TYPES[1] in accept
-    assert all(h[2].get("Authorization") == "Basic QVdTOnNlY3JldA==" for h in fake.requests)
+        files = {}
+        for i, a in enumerate(argv):
+            if a.startswith("/dev/fd/") and argv[i - 1] in ("--authfile", "--src-authfile", "--dest-authfile"):
+                fd = int(a.rsplit("/", 1)[1])
+                assert fd in pass_fds
+                files[argv[i - 1]] = open(f"/proc/self/fd/{fd}").read()
+            if argv[i - 1] in ("--cert-dir", "--src-cert-dir", "--dest-cert-dir"):
+                files[argv[i - 1]] = sorted(os.listdir(a))
+            if argv[i - 1] == "--digestfile":
+                with open(f"/proc/self/fd/{int(a.rsplit('/', 1)[1])}", "w") as f:
+                    f.write(self.digest)
+        self.calls.append((argv, files, kw.get("env")))
+        ref = argv[-1]
+        if self.fail:
+            return subprocess.CompletedProcess(argv, 1, "", f'time="x" level=fatal msg="{self.fail}"')
+        if argv[1] == "inspect" and any(ref.endswith(":" + t) for t in self.missing):
+            return subprocess.CompletedProcess(
+                argv, 1, "", 'time="x" level=fatal msg="Error parsing image name: reading manifest x: manifest unknown"')
+        if argv[1] == "inspect":
+            return subprocess.CompletedProcess(argv, 0, self.config if "--config" in argv else self.manifest, "")
+        return subprocess.CompletedProcess(argv, 0, "", "")
 
 
-def test_client_errors_never_carry_the_authorization():
-    def refuse(req, timeout=None):
-        raise urllib.error.HTTPError(req.full_url, 401, "unauthorized", {}, io.BytesIO(b""))
+def test_skopeo_tag_state_labels_and_missing_tag(tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    fake = FakeSkopeo(missing={"latest"})
+    sk = r.Skopeo("127.0.0.1:5001", credential=("AWS", "s3cr3t-token-value"), ca_bundle=str(ca), runner=fake)
+    st = sk.tag_state("facilitator", "1.2.3")
+    assert st["digest"] == fake.digest and st["config_digest"] == fake.config_digest
+    assert st["labels"][r.LABEL_SOURCE_DIGEST] == SRC
+    assert sk.tag_state("facilitator", "latest") is None
+    for argv, files, env in fake.calls:
+        # the credential reaches skopeo through a descriptor, for this registry only; never in argv or env
+        assert not any("s3cr3t" in a for a in argv) and not any("s3cr3t" in v for v in env.values())
+        auths = json.loads(files["--authfile"])["auths"]
+        assert list(auths) == ["127.0.0.1:5001"]
+        assert base64.b64decode(auths["127.0.0.1:5001"]["auth"]).decode() == "AWS:s3cr3t-token-value"
+        assert files["--cert-dir"] == ["ca.crt"]
+        assert "--tls-verify=false" not in argv
 
-    client = r.RegistryClient("https://r.example", authorization="Basic c2VjcmV0LXRva2VuLXZhbHVl", opener=refuse)
-    with pytest.raises(r.RegistryError) as e:
-        client.get_manifest("facilitator", "1.2.3")
-    assert "c2VjcmV0" not in str(e.value) and "not authorized" in str(e.value)
+
+def test_skopeo_push_copy_and_errors_never_carry_the_credential():
+    fake = FakeSkopeo()
+    sk = r.Skopeo("r.example", credential=("AWS", "s3cr3t-token-value"), runner=fake, daemon_host="unix:///x.sock")
+    assert sk.push_from_daemon("r.example/facilitator:1.2.3-abc", "facilitator", "1.2.3-abc") == fake.digest
+    argv, files, env = fake.calls[-1]
+    assert argv[:2] == ["skopeo", "copy"] and "--src-daemon-host" in argv and env["DOCKER_HOST"] == "unix:///x.sock"
+    assert argv[-2:] == ["docker-daemon:r.example/facilitator:1.2.3-abc", "docker://r.example/facilitator:1.2.3-abc"]
+    assert json.loads(files["--dest-authfile"]) == json.loads(files["--src-authfile"])
+    sk.copy_tag("facilitator", fake.digest, "latest")
+    assert fake.calls[-1][0][-2:] == [f"docker://r.example/facilitator@{fake.digest}", "docker://r.example/facilitator:latest"]
+    assert "--preserve-digests" in fake.calls[-1][0]
+    failing = r.Skopeo("r.example", credential=("AWS", "s3cr3t-token-value"),
+                       runner=FakeSkopeo(fail="authentication required"))
+    with pytest.raises(r.RegistryError, match="authentication required") as err:
+        failing.manifest("facilitator", "1.2.3")
+    assert "s3cr3t" not in str(err.value)
+
+
+def test_skopeo_without_credential_passes_no_auth_file():
+    fake = FakeSkopeo()
+    r.Skopeo("r.example", runner=fake).manifest("facilitator", "1.2.3")
+    argv, files, _ = fake.calls[0]
+    assert "--authfile" not in argv and not files
 
 
 def test_scan_gate_thresholds():

@@ -40,8 +40,11 @@ def stores():
 
 
 def not_found(stub, method, name):
+    expected = {"SecretId": name}
+    if method == "get_secret_value":
+        expected["VersionStage"] = "AWSCURRENT"
     stub.add_client_error(method, service_error_code="ResourceNotFoundException", http_status_code=400,
-                          expected_params={"SecretId": name})
+                          expected_params=expected)
 
 
 def describe(stub, name, arn, **extra):
@@ -49,8 +52,9 @@ def describe(stub, name, arn, **extra):
 
 
 def get(stub, name, arn, value):
+    """Every read names AWSCURRENT (what AWS answers without a stage; moto does not after a stage move)."""
     stub.add_response("get_secret_value", {"ARN": arn, "Name": name, "VersionId": VID, "SecretString": value},
-                      {"SecretId": name})
+                      {"SecretId": name, "VersionStage": "AWSCURRENT"})
 
 
 def params(**kw):
@@ -99,6 +103,55 @@ def test_equal_destination_is_ok_without_new_version(stores):
     get(dst_s, "facilitator-evm-testnet-private-key", DST_ARN, WALLET)
     r = run_copy(params(), src, dst)
     assert not r["changed"] and r["action"] == "equal" and r["verified"]
+
+
+def test_monorepo_wallet_without_address_is_copied_with_the_derived_address(stores):
+    src, src_s, dst, dst_s = stores
+    source_wallet(src_s, json.dumps({"private_key": EVM_KEY}))
+    not_found(dst_s, "describe_secret", "facilitator-evm-testnet-private-key")
+    completed = json.dumps({"private_key": EVM_KEY, "address": EVM_ADDR})
+    dst_s.add_response("create_secret", {"ARN": DST_ARN, "Name": "x", "VersionId": VID},
+                       {"Name": "facilitator-evm-testnet-private-key", "SecretString": completed,
+                        "Description": "wallet", "Tags": [{"Key": "managed-by", "Value": "facilitator-ops"}]})
+    get(dst_s, "facilitator-evm-testnet-private-key", DST_ARN, completed)
+    r = run_copy(params(), src, dst)
+    assert r["changed"] and r["action"] == "create" and r["verified"] and r["address"] == EVM_ADDR
+    assert r["source"]["address_derived"] is True
+    # the re-run compares the same completed document: no change
+    source_wallet(src_s, json.dumps({"private_key": EVM_KEY}))
+    describe(dst_s, "facilitator-evm-testnet-private-key", DST_ARN, Description="wallet",
+             Tags=[{"Key": "managed-by", "Value": "facilitator-ops"}])
+    get(dst_s, "facilitator-evm-testnet-private-key", DST_ARN, completed)
+    r = run_copy(params(), src, dst)
+    assert not r["changed"] and r["action"] == "equal"
+
+
+def test_comma_separated_evm_keys_get_their_addresses_in_order(stores):
+    from ansible.module_utils.facilitator_ops.local_stack.seed import evm_wallet
+
+    a, b = evm_wallet(2), evm_wallet(3)
+    src, src_s, dst, dst_s = stores
+    source_wallet(src_s, json.dumps({"private_key": f"{a['private_key']},{b['private_key']}"}))
+    not_found(dst_s, "describe_secret", "facilitator-evm-testnet-private-key")
+    completed = json.dumps({"private_key": f"{a['private_key']},{b['private_key']}",
+                            "address": f"{a['address']},{b['address']}"})
+    dst_s.add_response("create_secret", {"ARN": DST_ARN, "Name": "x", "VersionId": VID},
+                       {"Name": "facilitator-evm-testnet-private-key", "SecretString": completed,
+                        "Description": "wallet", "Tags": [{"Key": "managed-by", "Value": "facilitator-ops"}]})
+    get(dst_s, "facilitator-evm-testnet-private-key", DST_ARN, completed)
+    r = run_copy(params(), src, dst)
+    assert r["verified"] and r["address"] == f"{a['address']},{b['address']}"
+
+
+def test_comma_separated_addresses_must_match_each_key_in_order():
+    from ansible.module_utils.facilitator_ops.common.keys import wallet_address_matches
+    from ansible.module_utils.facilitator_ops.local_stack.seed import evm_wallet
+
+    a, b = evm_wallet(2), evm_wallet(3)
+    pk = f"{a['private_key']},{b['private_key']}"
+    assert wallet_address_matches({"private_key": pk, "address": f"{a['address']}, {b['address'].lower()}"}) == (True, "evm")
+    assert wallet_address_matches({"private_key": pk, "address": f"{b['address']},{a['address']}"}) == (False, "evm")
+    assert wallet_address_matches({"private_key": pk, "address": a["address"]}) == (False, "evm")
 
 
 def test_different_destination_refused_without_overwrite(stores):

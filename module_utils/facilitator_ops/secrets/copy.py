@@ -11,6 +11,7 @@ from __future__ import annotations
 from ansible.module_utils.facilitator_ops.common.digests import short
 from ansible.module_utils.facilitator_ops.common.digests import value_digest
 from ansible.module_utils.facilitator_ops.secrets.core import action_words
+from ansible.module_utils.facilitator_ops.secrets.core import complete_wallet
 from ansible.module_utils.facilitator_ops.secrets.core import SecretError
 from ansible.module_utils.facilitator_ops.secrets.core import SecretPendingDeletion
 from ansible.module_utils.facilitator_ops.secrets.core import key_value_digest
@@ -106,6 +107,10 @@ def run_copy(p, src, dst, check_mode=False):
         else:
             if p.get("source_key"):
                 raise SecretError("source_key needs destination_key (a whole copy copies the whole value)")
+            if p.get("wallet"):
+                # A monorepo wallet holds private_key only: the copy carries the derived address too.
+                source, derived = complete_wallet(source)
+                result["source"]["address_derived"] = derived
             src_digest = source.digest
             src_problems, _ = verify_document(source, p.get("required_keys") or (), p.get("wallet"))
             if src_problems:

@@ -19,6 +19,7 @@ import json
 from ansible.module_utils.facilitator_ops.common.digests import key_digests
 from ansible.module_utils.facilitator_ops.common.digests import short
 from ansible.module_utils.facilitator_ops.common.digests import value_digest
+from ansible.module_utils.facilitator_ops.common.keys import wallet_address_for
 from ansible.module_utils.facilitator_ops.common.keys import wallet_address_matches
 
 WALLET_KEYS = ("private_key", "address")
@@ -198,6 +199,24 @@ def preserved_keys(before_doc, after_doc, changed_key):
     return preserved, damaged
 
 
+def complete_wallet(value):
+    """A wallet secret as the new stack stores it: {"private_key", "address"}. A
+    monorepo wallet has `private_key` only (FACTS): the address is derived from the
+    key inside this process and added after the other keys. A comma-separated EVM
+    value (several signers, as the facilitator reads it) gets the addresses in the
+    same order, comma-separated. Returns (SecretValue to write, derived?) - the
+    value itself when it needs nothing, or when it is not a wallet document
+    (verify_document then says what is wrong)."""
+    doc = value.json_object() if value is not None else None
+    if not doc or not isinstance(doc.get("private_key"), str) or doc.get("address") not in (None, ""):
+        return value, False
+    try:
+        address = wallet_address_for(doc["private_key"])
+    except ValueError:
+        return value, False
+    return SecretValue("string", json.dumps(dict(doc, address=address))), True
+
+
 def verify_document(value, required_keys=(), wallet=False):
     """Check what the facilitator needs of a secret. Returns (problems, facts)
     where facts carries only key names, the wallet kind and its public address."""
@@ -254,9 +273,14 @@ class SecretStore:
 
     def read(self, name):
         """(SecretValue, response metadata) or (None, None) when missing.
-        Raises SecretPendingDeletion for a secret scheduled for deletion."""
+        Raises SecretPendingDeletion for a secret scheduled for deletion.
+
+        Always names VersionStage=AWSCURRENT: that is what AWS answers without a
+        stage, but the AWS stand-in answers its default version even after
+        UpdateSecretVersionStage moved AWSCURRENT (a rotation), and the rehearsal
+        must read what production reads."""
         try:
-            resp = self._call("get_secret_value", SecretId=name)
+            resp = self._call("get_secret_value", SecretId=name, VersionStage="AWSCURRENT")
         except Exception as e:
             code = _error_code(e)
             if code == "ResourceNotFoundException":

@@ -37,7 +37,8 @@ class AwsContext:
         return self._clients[region]
 
     def read_secret_string(self, region, secret_id):
-        resp = self.secrets(region).get_secret_value(aws_retry=True, SecretId=secret_id)
+        # AWSCURRENT named explicitly (what AWS answers without a stage; the stand-in may not).
+        resp = self.secrets(region).get_secret_value(aws_retry=True, SecretId=secret_id, VersionStage="AWSCURRENT")
         if resp.get("SecretString") is None:
             raise RotationError(f"{secret_id}: binary secret, expected an RPC URL map")
         return resp["SecretString"]
