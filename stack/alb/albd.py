@@ -228,6 +228,8 @@ class Albd:
         ca = os.path.join(self.state, "ca.pem")
         with httpx.Client(verify=ca, timeout=10.0, headers={"User-Agent": "facilitator-ops-stack-users"}) as c:
             while not self.stop.wait(self.trickle_interval):
+                if not self._applied:  # the edge has no weights before the first Route 53 read
+                    continue
                 try:
                     r = c.get(self.edge_url + "/supported")
                     key = "ok" if r.status_code < 500 else "errors"
