@@ -1,7 +1,13 @@
-"""build_image.yml on the local stack: the reference facilitator is built with
-the Docker engine (classic builder), checked, pushed to the stack's OCI
-registry (127.0.0.1:5001) and its digest verified; the ECR API is a private
-moto server. Every run is `-vvv` and leak-scanned for the registry token.
+"""build_image.yml on the local stack's ECR-like registry: the reference facilitator
+is built with the Docker engine (classic builder), checked, pushed by its version
+tags through skopeo, gated, then the moving tags are set, and every digest is
+verified. The registry (https://127.0.0.1:5001, the stack's CA) takes exactly the
+credential the ECR API hands out and answers blob GETs with a 307 to an S3
+stand-in (https://localhost:5003) that refuses any request carrying
+Authorization and logs every request; the ECR API is a private moto server
+(whose GetAuthorizationToken gives the same deterministic credential as the
+stack's). Every run is `-vvv` and leak-scanned for the registry token, and the
+blob host's log proves the token never reached it.
 
 Each test module uses its own repository in the registry (`imgb-test-<hex>`),
 so it never touches what the stack or other tests pushed. The first build takes
@@ -13,11 +19,10 @@ import json
 import os
 import secrets as pysecrets
 import shutil
-import stat
 import subprocess
-import urllib.request
 from pathlib import Path
 
+import httpx
 import pytest
 
 from helpers.leakscan import LeakScanner
@@ -26,6 +31,9 @@ from helpers.moto import free_port
 from helpers.playbook import run_playbook
 
 REPO = Path(__file__).resolve().parents[2]
+STATE = Path(os.environ.get("FACILITATOR_OPS_STATE") or REPO / ".stack")
+CA = STATE / "ca.pem"
+BLOB_LOG = STATE / "haproxy" / "haproxy.log"
 REGISTRY = "127.0.0.1:5001"
 VERSION = "1.92.0"
 PAGE = "app/x402_reference_facilitator/static/index.html"
@@ -37,37 +45,42 @@ MANIFEST_ACCEPT = ", ".join([
 MOTO_TOKEN_PASSWORD = "123456789012-auth-token"
 
 
-def _docker_ok():
-    if not shutil.which("docker"):
-        return "docker CLI not installed"
-    p = subprocess.run(["docker", "image", "inspect", "facilitator-ops/base:bookworm"], capture_output=True)
-    if p.returncode != 0:
+def _stack_problem():
+    if not shutil.which("docker") or subprocess.run(["docker", "image", "inspect", "facilitator-ops/base:bookworm"],
+                                                    capture_output=True).returncode != 0:
         return "Docker engine down or base image facilitator-ops/base:bookworm missing (stack/stackctl up)"
+    try:
+        code = httpx.get(f"https://{REGISTRY}/v2/", verify=str(CA), timeout=5).status_code
+    except (httpx.HTTPError, OSError) as e:
+        return f"the stack's ECR-like registry {REGISTRY} is down ({e}); run stack/stackctl up"
+    if code != 401:
+        return f"https://{REGISTRY}/v2/ answered {code} without credentials (expected 401): not the ECR-like registry"
     return None
 
 
-def _registry_ok():
-    try:
-        urllib.request.urlopen(f"http://{REGISTRY}/v2/", timeout=2).read()
-        return None
-    except OSError as e:
-        return f"local OCI registry {REGISTRY} is down ({e}); run stack/registry/start-registry.sh"
-
-
-pytestmark = pytest.mark.skipif(bool(_docker_ok() or _registry_ok()),
-                                reason=str(_docker_ok() or _registry_ok()))
+@pytest.fixture(scope="module", autouse=True)
+def stack_up():
+    problem = _stack_problem()
+    if problem:
+        pytest.fail(problem)
 
 
 def registry_digest(repository, tag):
-    req = urllib.request.Request(f"http://{REGISTRY}/v2/{repository}/manifests/{tag}",
-                                 headers={"Accept": MANIFEST_ACCEPT})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.headers["Docker-Content-Digest"]
-    except urllib.error.HTTPError as e:
-        if e.code == 404:
-            return None
-        raise
+    """The manifest digest the registry serves for a tag (HEAD, answered by the registry itself)."""
+    r = httpx.head(f"https://{REGISTRY}/v2/{repository}/manifests/{tag}", headers={"Accept": MANIFEST_ACCEPT},
+                   auth=("AWS", MOTO_TOKEN_PASSWORD), verify=str(CA), timeout=10)
+    if r.status_code == 404:
+        return None
+    r.raise_for_status()
+    return r.headers["docker-content-digest"]
+
+
+def blob_log(repository, since=0):
+    """The S3 stand-in's request log for this repository's blobs (lines after offset `since`)."""
+    with open(BLOB_LOG) as f:
+        f.seek(since)
+        lines = [json.loads(x) for x in f if '"fe":"s3-blobs"' in x or '"fe":"ecr"' in x]
+    return [x for x in lines if f"/v2/{repository}/blobs/" in x["p"]]
 
 
 def copy_tree(dst):
@@ -101,28 +114,18 @@ def scanner():
     return s
 
 
-@pytest.fixture(scope="module")
-def docker_config(tmp_path_factory):
-    """The docker client config ecr_login writes (outside the scanned dirs: holding
-    the credential is its job, like `docker login`)."""
-    return tmp_path_factory.mktemp("dockercfg")
-
-
-def build(moto, repository, tmp_path, scanner, docker_config, *args, extra=None, **kw):
+def build(moto, repository, tmp_path, scanner, *args, extra=None, **kw):
     ev = {"aws_endpoint_url": moto.endpoint, "image_build_repository": repository,
           "image_build_check_port": free_port()}
     ev.update(extra or {})
-    env = {"DOCKER_CONFIG": str(docker_config)}
-    return run_playbook("build_image.yml", tmp_path, extra_vars=ev, args=args, scanner=scanner, env=env, **kw)
+    return run_playbook("build_image.yml", tmp_path, extra_vars=ev, args=args, scanner=scanner, **kw)
 
 
 @pytest.fixture(scope="module")
-def first_build(moto, repository, scanner, docker_config, tmp_path_factory):
-    """One real build + push, through the ECR-token path (registry_auth=ecr: the
-    local registry ignores the credential, so the token is really used)."""
+def first_build(moto, repository, scanner, tmp_path_factory):
+    """One real build + push with the ECR credential (the registry refuses anything else)."""
     tmp = tmp_path_factory.mktemp("first-build")
-    run = build(moto, repository, tmp, scanner, docker_config,
-                extra={"version": VERSION, "image_build_registry_auth": "ecr"}, timeout=900)
+    run = build(moto, repository, tmp, scanner, extra={"version": VERSION}, timeout=900)
     assert run.rc == 0, run.tail(80)
     return run
 
@@ -134,21 +137,20 @@ def first_build(moto, repository, scanner, docker_config, tmp_path_factory):
     ("v1.2", 'invalid version "v1.2"'),
     ("latest", 'invalid version "latest"'),
 ])
-def test_bad_version_fails_in_one_line_before_anything(moto, repository, scanner, docker_config, tmp_path,
-                                                        version, expected):
+def test_bad_version_fails_in_one_line_before_anything(moto, repository, scanner, tmp_path, version, expected):
     extra = {} if version is None else {"version": version}
-    run = build(moto, repository, tmp_path, scanner, docker_config, extra=extra)
+    run = build(moto, repository, tmp_path, scanner, extra=extra)
     assert run.rc != 0
     assert expected in run.stdout
     assert run.recap == {"ok": 0, "changed": 0, "unreachable": 0, "failed": 1, "skipped": 0,
                          "rescued": 0, "ignored": 0}
 
 
-def test_guard_stops_a_tree_that_lost_its_branding(moto, repository, scanner, docker_config, tmp_path):
+def test_guard_stops_a_tree_that_lost_its_branding(moto, repository, scanner, tmp_path):
     src = copy_tree(tmp_path / "upstream")
     page = src / PAGE
     page.write_text(page.read_text().replace("Ultravioleta DAO", "x402 Upstream"))
-    run = build(moto, repository, tmp_path, scanner, docker_config,
+    run = build(moto, repository, tmp_path, scanner,
                 extra={"version": "1.93.0", "image_build_source_dir": str(src)})
     assert run.rc != 0
     assert f"source guard: {PAGE}: rule 'contains 'Ultravioleta DAO'' failed: text not found" in run.stdout
@@ -157,8 +159,8 @@ def test_guard_stops_a_tree_that_lost_its_branding(moto, repository, scanner, do
     assert "tasks/build.yml" not in run.stdout
 
 
-def test_check_mode_plans_only(moto, repository, scanner, docker_config, tmp_path):
-    run = build(moto, repository, tmp_path, scanner, docker_config, "--check", "--diff",
+def test_check_mode_plans_only(moto, repository, scanner, tmp_path):
+    run = build(moto, repository, tmp_path, scanner, "--check", "--diff",
                 extra={"version": "1.94.0"})
     assert run.rc == 0, run.tail()
     assert run.recap["changed"] == 0
@@ -170,7 +172,7 @@ def test_check_mode_plans_only(moto, repository, scanner, docker_config, tmp_pat
     assert repository not in [r["repositoryName"] for r in repos]
 
 
-def test_build_push_digest_verified(first_build, moto, repository, docker_config):
+def test_build_push_digest_verified(first_build, moto, repository):
     state = json.loads((Path(first_build.dirs["state"]) / "image.json").read_text())
     rev = state["revision"]
     assert state["version"] == VERSION
@@ -178,34 +180,32 @@ def test_build_push_digest_verified(first_build, moto, repository, docker_config
     assert state["image"] == f"{REGISTRY}/{repository}@{state['digest']}"
     for tag in state["tags"]:
         assert registry_digest(repository, tag) == state["digest"], tag
-    # The local image's RepoDigest is the same digest, and its labels carry version/revision/source.
-    inspect = json.loads(subprocess.run(["docker", "image", "inspect", f"{REGISTRY}/{repository}:{VERSION}"],
+    # The registry's image config is the local image (its id), whose labels carry version/revision/source.
+    inspect = json.loads(subprocess.run(["docker", "image", "inspect", f"{REGISTRY}/{repository}:{VERSION}-{rev}"],
                                         capture_output=True, text=True, check=True).stdout)[0]
-    assert f"{REGISTRY}/{repository}@{state['digest']}" in inspect["RepoDigests"]
+    assert "image config = the pushed local image" in first_build.stdout
     labels = inspect["Config"]["Labels"]
     assert labels["org.opencontainers.image.version"] == VERSION
     assert labels["org.opencontainers.image.revision"] == rev
     assert labels["xyz.ultravioletadao.facilitator-ops.source-digest"] == state["source_digest"]
     assert "/version is 1.92.0" in first_build.stdout and "contains 'Ultravioleta DAO'" in first_build.stdout
-    assert "digest verified: yes (registry == local)" in first_build.stdout
+    # Version tags first, the scan gate, and only then the moving tags.
+    out = first_build.stdout
+    assert out.index("Push as") < out.index("Gate on scan findings") < out.index("Move latest, local to the gated image")
     # ECR repository (moto) with scan on push.
     repo = moto.client("ecr", "us-east-2").describe_repositories(repositoryNames=[repository])["repositories"][0]
     assert repo["imageScanningConfiguration"]["scanOnPush"] is True
     assert repo["imageTagMutability"] == "MUTABLE"
-    # The token path wrote a docker login for the registry, private to the user.
-    cfg_path = docker_config / "config.json"
-    assert stat.S_IMODE(os.stat(cfg_path).st_mode) == 0o600
-    assert REGISTRY in json.loads(cfg_path.read_text())["auths"]
     audit = first_build.audit_records("image_build.jsonl")
     assert audit[-1]["action"] == "build" and audit[-1]["image"] == state["image"]
 
 
-def test_second_run_changes_nothing(first_build, moto, repository, scanner, docker_config, tmp_path):
+def test_second_run_changes_nothing(first_build, moto, repository, scanner, tmp_path):
     before = json.loads((Path(first_build.dirs["state"]) / "image.json").read_text())
+    log_at = BLOB_LOG.stat().st_size
     # Same revision as the first build (the checkout may get new commits meanwhile).
-    run = build(moto, repository, tmp_path, scanner, docker_config, dirs=first_build.dirs,
-                extra={"version": VERSION, "image_build_registry_auth": "ecr",
-                       "image_build_vcs_ref": before["revision"]})
+    run = build(moto, repository, tmp_path, scanner, dirs=first_build.dirs,
+                extra={"version": VERSION, "image_build_vcs_ref": before["revision"]})
     assert run.rc == 0, run.tail()
     assert run.recap["changed"] == 0, run.tail()
     assert "action: none (registry already holds this version and source)" in run.stdout
@@ -213,15 +213,36 @@ def test_second_run_changes_nothing(first_build, moto, repository, scanner, dock
     after = json.loads((Path(run.dirs["state"]) / "image.json").read_text())
     assert after == before
     assert [a["action"] for a in run.audit_records("image_build.jsonl")][-1] == "none"
+    # It read the existing tags' labels from their image config, a blob: ECR answered
+    # 307 and the S3 stand-in served it, and the token never reached that host.
+    seen = blob_log(repository, log_at)
+    redirected = [x for x in seen if x["fe"] == "ecr" and x["m"] == "GET" and x["st"] == 307]
+    served = [x for x in seen if x["fe"] == "s3-blobs"]
+    assert redirected and served, seen
+    assert all(x["st"] == 200 and x["m"] == "GET" for x in served), served
+    assert all(x["auth"] == "0" for x in served), "the ECR credential reached the blob host"
 
 
-def test_retag_of_a_version_with_another_source_is_refused(first_build, moto, repository, scanner,
-                                                            docker_config, tmp_path):
+def test_blob_host_never_saw_a_credential_and_refuses_one(first_build, repository):
+    """Over the whole module: every request the S3 stand-in got for this repository
+    came without Authorization; one that carries it is refused (400, as S3 does)."""
+    served = [x for x in blob_log(repository) if x["fe"] == "s3-blobs"]
+    assert served and all(x["auth"] == "0" for x in served)
+    blob = served[0]["p"]
+    r = httpx.get(f"https://localhost:5003{blob}?X-Amz-Signature=x", auth=("AWS", MOTO_TOKEN_PASSWORD),
+                  verify=str(CA), timeout=10)
+    assert r.status_code == 400 and "Only one auth mechanism allowed" in r.text
+    assert httpx.get(f"https://localhost:5003{blob}?X-Amz-Signature=x", verify=str(CA), timeout=10).status_code == 200
+    # Without the ECR credential the registry itself refuses.
+    assert httpx.get(f"https://{REGISTRY}{blob}", verify=str(CA), timeout=10).status_code == 401
+
+
+def test_retag_of_a_version_with_another_source_is_refused(first_build, moto, repository, scanner, tmp_path):
     state = json.loads((Path(first_build.dirs["state"]) / "image.json").read_text())
     src = copy_tree(tmp_path / "changed")
     (src / "README.md").write_text((src / "README.md").read_text() + "\nA change after the release.\n")
     extra = {"version": VERSION, "image_build_source_dir": str(src), "image_build_vcs_ref": state["revision"]}
-    run = build(moto, repository, tmp_path, scanner, docker_config, extra=extra)
+    run = build(moto, repository, tmp_path, scanner, extra=extra)
     assert run.rc != 0
     assert f"refusing to overwrite {REGISTRY}/{repository}: tag {VERSION}-{state['revision']} exists" in run.stdout
     assert "-e allow_retag=true" in run.stdout
@@ -229,17 +250,16 @@ def test_retag_of_a_version_with_another_source_is_refused(first_build, moto, re
     for tag in state["tags"]:
         assert registry_digest(repository, tag) == state["digest"]
     # Told to, the plan goes ahead (check mode here: the decision, not another build).
-    allowed = build(moto, repository, tmp_path, scanner, docker_config, "--check",
+    allowed = build(moto, repository, tmp_path, scanner, "--check",
                     extra=dict(extra, allow_retag=True))
     assert allowed.rc == 0, allowed.tail()
     assert "action: build (overwriting refused tag(s) (allow_retag))" in allowed.stdout
 
 
-def test_moved_mutable_tag_is_put_back_without_rebuild(first_build, moto, repository, scanner, docker_config,
-                                                       tmp_path):
+def test_moved_mutable_tag_is_put_back_without_rebuild(first_build, moto, repository, scanner, tmp_path):
     state = json.loads((Path(first_build.dirs["state"]) / "image.json").read_text())
     # A new environment tag for the same version and source: a manifest copy, no build, no push.
-    run = build(moto, repository, tmp_path, scanner, docker_config,
+    run = build(moto, repository, tmp_path, scanner,
                 extra={"version": VERSION, "image_build_env_tag": "staging-rehearsal",
                        "image_build_vcs_ref": state["revision"]})
     assert run.rc == 0, run.tail()

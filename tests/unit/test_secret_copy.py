@@ -57,6 +57,15 @@ def get(stub, name, arn, value):
                       {"SecretId": name, "VersionStage": "AWSCURRENT"})
 
 
+def tags(value):
+    """What a whole copy tags its destination with: the given tags and the source digest."""
+    from ansible.module_utils.facilitator_ops.common.digests import short
+    from ansible.module_utils.facilitator_ops.common.digests import value_digest
+
+    return [{"Key": "facilitator-ops:migrated-source-digest", "Value": short(value_digest(string_value=value))},
+            {"Key": "managed-by", "Value": "facilitator-ops"}]
+
+
 def params(**kw):
     p = dict(name="facilitator-evm-testnet-private-key", region="us-east-2",
              source_name="karmacadabra-facilitator-testnet", source_region="us-east-1",
@@ -77,7 +86,7 @@ def test_create_copies_verifies_and_returns_value_from(stores):
     not_found(dst_s, "describe_secret", "facilitator-evm-testnet-private-key")
     dst_s.add_response("create_secret", {"ARN": DST_ARN, "Name": "x", "VersionId": VID},
                        {"Name": "facilitator-evm-testnet-private-key", "SecretString": WALLET,
-                        "Description": "wallet", "Tags": [{"Key": "managed-by", "Value": "facilitator-ops"}]})
+                        "Description": "wallet", "Tags": tags(WALLET)})
     get(dst_s, "facilitator-evm-testnet-private-key", DST_ARN, WALLET)
     r = run_copy(params(), src, dst)
     assert r["changed"] and r["action"] == "create" and r["verified"]
@@ -98,8 +107,7 @@ def test_check_mode_writes_nothing(stores):
 def test_equal_destination_is_ok_without_new_version(stores):
     src, src_s, dst, dst_s = stores
     source_wallet(src_s)
-    describe(dst_s, "facilitator-evm-testnet-private-key", DST_ARN, Description="wallet",
-             Tags=[{"Key": "managed-by", "Value": "facilitator-ops"}])
+    describe(dst_s, "facilitator-evm-testnet-private-key", DST_ARN, Description="wallet", Tags=tags(WALLET))
     get(dst_s, "facilitator-evm-testnet-private-key", DST_ARN, WALLET)
     r = run_copy(params(), src, dst)
     assert not r["changed"] and r["action"] == "equal" and r["verified"]
@@ -112,15 +120,14 @@ def test_monorepo_wallet_without_address_is_copied_with_the_derived_address(stor
     completed = json.dumps({"private_key": EVM_KEY, "address": EVM_ADDR})
     dst_s.add_response("create_secret", {"ARN": DST_ARN, "Name": "x", "VersionId": VID},
                        {"Name": "facilitator-evm-testnet-private-key", "SecretString": completed,
-                        "Description": "wallet", "Tags": [{"Key": "managed-by", "Value": "facilitator-ops"}]})
+                        "Description": "wallet", "Tags": tags(completed)})
     get(dst_s, "facilitator-evm-testnet-private-key", DST_ARN, completed)
     r = run_copy(params(), src, dst)
     assert r["changed"] and r["action"] == "create" and r["verified"] and r["address"] == EVM_ADDR
     assert r["source"]["address_derived"] is True
     # the re-run compares the same completed document: no change
     source_wallet(src_s, json.dumps({"private_key": EVM_KEY}))
-    describe(dst_s, "facilitator-evm-testnet-private-key", DST_ARN, Description="wallet",
-             Tags=[{"Key": "managed-by", "Value": "facilitator-ops"}])
+    describe(dst_s, "facilitator-evm-testnet-private-key", DST_ARN, Description="wallet", Tags=tags(completed))
     get(dst_s, "facilitator-evm-testnet-private-key", DST_ARN, completed)
     r = run_copy(params(), src, dst)
     assert not r["changed"] and r["action"] == "equal"
@@ -137,7 +144,7 @@ def test_comma_separated_evm_keys_get_their_addresses_in_order(stores):
                             "address": f"{a['address']},{b['address']}"})
     dst_s.add_response("create_secret", {"ARN": DST_ARN, "Name": "x", "VersionId": VID},
                        {"Name": "facilitator-evm-testnet-private-key", "SecretString": completed,
-                        "Description": "wallet", "Tags": [{"Key": "managed-by", "Value": "facilitator-ops"}]})
+                        "Description": "wallet", "Tags": tags(completed)})
     get(dst_s, "facilitator-evm-testnet-private-key", DST_ARN, completed)
     r = run_copy(params(), src, dst)
     assert r["verified"] and r["address"] == f"{a['address']},{b['address']}"
@@ -152,6 +159,26 @@ def test_comma_separated_addresses_must_match_each_key_in_order():
     assert wallet_address_matches({"private_key": pk, "address": f"{a['address']}, {b['address'].lower()}"}) == (True, "evm")
     assert wallet_address_matches({"private_key": pk, "address": f"{b['address']},{a['address']}"}) == (False, "evm")
     assert wallet_address_matches({"private_key": pk, "address": a["address"]}) == (False, "evm")
+
+
+def test_destination_rotated_after_the_migration_is_left_alone(stores):
+    """Migrated from this source value earlier (the tag says so), then rotated: no change, no refusal."""
+    src, src_s, dst, dst_s = stores
+    from ansible.module_utils.facilitator_ops.local_stack.seed import evm_wallet
+
+    rotated = json.dumps(evm_wallet(4))
+    source_wallet(src_s)
+    describe(dst_s, "facilitator-evm-testnet-private-key", DST_ARN, Description="wallet", Tags=tags(WALLET))
+    get(dst_s, "facilitator-evm-testnet-private-key", DST_ARN, rotated)
+    r = run_copy(params(), src, dst)
+    assert not r["changed"] and r["action"] == "superseded" and r["verified"]
+    assert "moved on since" in r["plan"]
+    # The source changed after the migration: that is drift, refused as before.
+    source_wallet(src_s, json.dumps({"private_key": "0x" + "3" * 64}))
+    describe(dst_s, "facilitator-evm-testnet-private-key", DST_ARN, Description="wallet", Tags=tags(WALLET))
+    get(dst_s, "facilitator-evm-testnet-private-key", DST_ARN, rotated)
+    with pytest.raises(SecretError, match="overwrite is off"):
+        run_copy(params(), src, dst)
 
 
 def test_different_destination_refused_without_overwrite(stores):

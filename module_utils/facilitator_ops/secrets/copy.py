@@ -11,6 +11,7 @@ from __future__ import annotations
 from ansible.module_utils.facilitator_ops.common.digests import short
 from ansible.module_utils.facilitator_ops.common.digests import value_digest
 from ansible.module_utils.facilitator_ops.secrets.core import action_words
+from ansible.module_utils.facilitator_ops.secrets.core import MIGRATED_DIGEST_TAG
 from ansible.module_utils.facilitator_ops.secrets.core import complete_wallet
 from ansible.module_utils.facilitator_ops.secrets.core import SecretError
 from ansible.module_utils.facilitator_ops.secrets.core import SecretPendingDeletion
@@ -146,13 +147,21 @@ def run_copy(p, src, dst, check_mode=False):
         create_missing = p.get("create_missing")
         if dest is None and create_missing is False:
             raise SecretError(f"destination {dst_label} does not exist and create_missing is off")
-        action, new_value = plan_copy(source, dest, p.get("overwrite"))
         before_doc = dest.json_object() if dest is not None else None
-        if action != "create" and before_digest == src_digest:
+        if dest is not None and dest.digest != src_digest and not p.get("overwrite") and \
+                _tag(dest_meta, MIGRATED_DIGEST_TAG) == short(src_digest):
+            # Copied from this very source value earlier; the destination moved on since.
+            action, new_value = "superseded", None
+        else:
+            action, new_value = plan_copy(source, dest, p.get("overwrite"))
+        if action not in ("create", "superseded") and before_digest == src_digest:
             action = "equal"
     result["action"] = action
 
-    meta_changes = metadata_changes(dest_meta, p.get("description"), p.get("tags")) if dest is not None else {}
+    tags = dict(p.get("tags") or {})
+    if not key and source is not None and action != "superseded":
+        tags[MIGRATED_DIGEST_TAG] = short(src_digest)
+    meta_changes = metadata_changes(dest_meta, p.get("description"), tags) if dest is not None else {}
     if dest_meta and p.get("kms_key_id") and dest_meta.get("KmsKeyId") not in (None, p["kms_key_id"]):
         result.setdefault("warnings", []).append(
             f"destination {dst_label} uses another KMS key than kms_key_id (not changed: KMS key changes are manual)"
@@ -182,12 +191,13 @@ def run_copy(p, src, dst, check_mode=False):
 
     # ---- modes that never write the destination ------------------------------
     if mode in ("verify", "retire_source"):
-        if action not in ("equal", "source_retired"):
+        if action not in ("equal", "source_retired", "superseded"):
             raise SecretError(
                 f"{dst_label} is not migrated yet ({action_words(action)}): run the copy first, "
                 "retirement is refused in the same run as a copy"
             )
-        _verify_destination(p, dest, src_digest if source is not None else None, key, result, before_doc=None)
+        _verify_destination(p, dest, src_digest if source is not None and action != "superseded" else None, key,
+                            result, before_doc=None)
         result["arn"] = dest_read["ARN"]
         _finish(p, result)
         result["would_change"] = mode == "retire_source" and not retired
@@ -204,20 +214,21 @@ def run_copy(p, src, dst, check_mode=False):
         return result
 
     # ---- copy ---------------------------------------------------------------
-    result["changed"] = action not in ("equal", "source_retired") or bool(meta_changes)
+    result["changed"] = action not in ("equal", "source_retired", "superseded") or bool(meta_changes)
     result["would_change"] = result["changed"]
     if check_mode or not result["changed"]:
         if dest is not None:
             result["arn"] = dest_read["ARN"]
             if not result["changed"]:
-                _verify_destination(p, dest, src_digest if source is not None else None, key, result, before_doc=None)
+                _verify_destination(p, dest, src_digest if source is not None and action != "superseded" else None,
+                                    key, result, before_doc=None)
         else:
             result["arn"] = None
         _finish(p, result)
         return result
 
     if action == "create":
-        resp = dst.create(name, new_value, p.get("description"), p.get("kms_key_id"), p.get("tags"))
+        resp = dst.create(name, new_value, p.get("description"), p.get("kms_key_id"), tags)
         result["version_id"] = resp.get("VersionId")
     elif new_value is not None:
         resp = dst.put(name, new_value)
@@ -229,9 +240,14 @@ def run_copy(p, src, dst, check_mode=False):
 
     written, written_meta = dst.read(name)
     result["arn"] = written_meta["ARN"]
-    _verify_destination(p, written, src_digest, key, result, before_doc=before_doc)
+    _verify_destination(p, written, src_digest if action != "superseded" else None, key, result,
+                        before_doc=before_doc)
     _finish(p, result)
     return result
+
+
+def _tag(meta, name):
+    return {t["Key"]: t.get("Value") for t in (meta or {}).get("Tags") or []}.get(name)
 
 
 def _verify_destination(p, dest, src_digest, key, result, before_doc):

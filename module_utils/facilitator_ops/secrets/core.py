@@ -35,7 +35,13 @@ ACTION_WORDING = {
     "equal": ("equal", "unchanged (equal)"),
     "source_retired": ("equal (source already scheduled for deletion)",
                        "unchanged (source already scheduled for deletion)"),
+    "superseded": ("unchanged (migrated earlier; the destination has moved on since, e.g. rotated)",
+                   "unchanged (migrated earlier; the destination has moved on since, e.g. rotated)"),
 }
+# Tag a whole-secret copy leaves on its destination: the source's digest (12 hex, never a
+# value) at the time of the copy. A destination that differs from an unchanged source
+# because it moved on (a wallet rotation) is then told apart from drift.
+MIGRATED_DIGEST_TAG = "facilitator-ops:migrated-source-digest"
 
 
 def action_words(action, planned=True):
