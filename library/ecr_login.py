@@ -92,6 +92,7 @@ import os
 import shutil
 
 from ansible.module_utils.facilitator_ops.common.argspec import REGISTRY_ACCESS
+from ansible.module_utils.facilitator_ops.common.http import ssl_context
 from ansible.module_utils.facilitator_ops.image.ecr import EcrTokenError
 from ansible.module_utils.facilitator_ops.image.ecr import credential_for
 from ansible.module_utils.facilitator_ops.image.ecr import credential_helper
@@ -115,7 +116,7 @@ def ping(registry, auth, ca_bundle):
     import httpx
 
     try:
-        return httpx.get(f"https://{registry}/v2/", auth=auth, verify=ca_bundle or True, timeout=30).status_code
+        return httpx.get(f"https://{registry}/v2/", auth=auth, verify=ssl_context(ca_bundle), timeout=30).status_code
     except httpx.HTTPError as e:
         raise EcrTokenError(f"registry {registry} unreachable: {e.__class__.__name__}: {e}") from None
 

@@ -33,6 +33,13 @@ from helpers.playbook import run_playbook
 REPO = Path(__file__).resolve().parents[2]
 STATE = Path(os.environ.get("FACILITATOR_OPS_STATE") or REPO / ".stack")
 CA = STATE / "ca.pem"
+
+
+def tls():
+    import ssl
+
+    return ssl.create_default_context(cafile=str(CA))
+
 BLOB_LOG = STATE / "haproxy" / "haproxy.log"
 REGISTRY = "127.0.0.1:5001"
 VERSION = "1.92.0"
@@ -50,7 +57,7 @@ def _stack_problem():
                                                     capture_output=True).returncode != 0:
         return "Docker engine down or base image facilitator-ops/base:bookworm missing (stack/stackctl up)"
     try:
-        code = httpx.get(f"https://{REGISTRY}/v2/", verify=str(CA), timeout=5).status_code
+        code = httpx.get(f"https://{REGISTRY}/v2/", verify=tls(), timeout=5).status_code
     except (httpx.HTTPError, OSError) as e:
         return f"the stack's ECR-like registry {REGISTRY} is down ({e}); run stack/stackctl up"
     if code != 401:
@@ -68,7 +75,7 @@ def stack_up():
 def registry_digest(repository, tag):
     """The manifest digest the registry serves for a tag (HEAD, answered by the registry itself)."""
     r = httpx.head(f"https://{REGISTRY}/v2/{repository}/manifests/{tag}", headers={"Accept": MANIFEST_ACCEPT},
-                   auth=("AWS", MOTO_TOKEN_PASSWORD), verify=str(CA), timeout=10)
+                   auth=("AWS", MOTO_TOKEN_PASSWORD), verify=tls(), timeout=10)
     if r.status_code == 404:
         return None
     r.raise_for_status()
@@ -230,11 +237,11 @@ def test_blob_host_never_saw_a_credential_and_refuses_one(first_build, repositor
     assert served and all(x["auth"] == "0" for x in served)
     blob = served[0]["p"]
     r = httpx.get(f"https://localhost:5003{blob}?X-Amz-Signature=x", auth=("AWS", MOTO_TOKEN_PASSWORD),
-                  verify=str(CA), timeout=10)
+                  verify=tls(), timeout=10)
     assert r.status_code == 400 and "Only one auth mechanism allowed" in r.text
-    assert httpx.get(f"https://localhost:5003{blob}?X-Amz-Signature=x", verify=str(CA), timeout=10).status_code == 200
+    assert httpx.get(f"https://localhost:5003{blob}?X-Amz-Signature=x", verify=tls(), timeout=10).status_code == 200
     # Without the ECR credential the registry itself refuses.
-    assert httpx.get(f"https://{REGISTRY}{blob}", verify=str(CA), timeout=10).status_code == 401
+    assert httpx.get(f"https://{REGISTRY}{blob}", verify=tls(), timeout=10).status_code == 401
 
 
 def test_retag_of_a_version_with_another_source_is_refused(first_build, moto, repository, scanner, tmp_path):
