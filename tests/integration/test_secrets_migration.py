@@ -48,8 +48,9 @@ def _solana_wallet():
 
 
 class World:
-    """A fresh moto world: the monorepo secrets (canaries) in us-east-1, the
-    standalone stack's RPC maps in us-east-2."""
+    """A fresh moto world: the monorepo secrets (canaries) in us-east-1, shaped as
+    FACTS says (wallets {"private_key": ...} only, the QuickNode URL a plain
+    string), the standalone stack's RPC maps in us-east-2."""
 
     def __init__(self, moto, scanner):
         self.moto = moto
@@ -57,17 +58,20 @@ class World:
         self.src = moto.client("secretsmanager", SRC)
         self.dst = moto.client("secretsmanager", DST)
         self.values = {}
+        self.wallets = {}  # source name -> the full wallet (with the address the copy must derive)
 
     def plant(self):
         self.moto.reset()
         for i, name in enumerate(["karmacadabra-facilitator-mainnet", "karmacadabra-facilitator-testnet"]):
             wallet, key_hex = _evm_wallet()
             self.scanner.add(f"{name} private_key", key_hex)
-            self._create(self.src, name, json.dumps(wallet))
+            self.wallets[name] = wallet
+            self._create(self.src, name, json.dumps({"private_key": wallet["private_key"]}))
         sol, sol_bytes = _solana_wallet()
         self.scanner.add("solana private_key (base58)", sol["private_key"])
         self.scanner.add("solana private_key (bytes)", sol_bytes.hex())
-        self._create(self.src, "karmacadabra-solana-keypair", json.dumps(sol))
+        self.wallets["karmacadabra-solana-keypair"] = sol
+        self._create(self.src, "karmacadabra-solana-keypair", json.dumps({"private_key": sol["private_key"]}))
         url = f"https://canary-{pysecrets.token_hex(6)}.base-mainnet.quiknode.pro/{pysecrets.token_hex(16)}/"
         self.scanner.add("quicknode url", url)
         self._create(self.src, "karmacadabra-quicknode-base-rpc", url)
@@ -151,7 +155,9 @@ def test_cross_region_copy_then_idempotent(world, tmp_path):
     assert run.recap["changed"] >= 4 and run.recap["failed"] == 0
     for src, dest in WALLETS.items():
         copied = world.get(dest)
-        assert copied["SecretString"] == world.values[src]  # exact copy, other region
+        # the monorepo's {"private_key"} plus the address derived from it, other region
+        assert json.loads(copied["SecretString"]) == world.wallets[src]
+        assert list(json.loads(copied["SecretString"])) == ["private_key", "address"]
         assert copied["ARN"].startswith("arn:aws:secretsmanager:us-east-2:")
         assert world.get(src, SRC)["ARN"].startswith("arn:aws:secretsmanager:us-east-1:")
     rpc = json.loads(world.get("facilitator-rpc-mainnet")["SecretString"])
@@ -180,6 +186,29 @@ def test_cross_region_copy_then_idempotent(world, tmp_path):
     assert len(again.audit_records("secrets_migration.jsonl")) == 2
     assert world.snapshot() == before  # no new version anywhere
     assert "0 changed, 4 unchanged" in again.stdout
+
+
+def test_wallet_rotated_in_place_then_migrated_holds_the_rotated_key(world, tmp_path):
+    """A monorepo wallet rotated the Secrets Manager way (new version, AWSCURRENT moved
+    with UpdateSecretVersionStage) before the migration: the destination must hold
+    the rotated key. moto answers a read WITHOUT a stage with the old default
+    version here (AWS answers AWSCURRENT): the project must name the stage."""
+    name = "karmacadabra-facilitator-testnet"
+    old_vid = world.src.describe_secret(SecretId=name)["VersionIdsToStages"]
+    old_vid = next(v for v, st in old_vid.items() if "AWSCURRENT" in st)
+    wallet, key_hex = _evm_wallet()
+    world.scanner.add("rotated testnet key", key_hex)
+    new_vid = world.src.put_secret_value(SecretId=name, SecretString=json.dumps({"private_key": wallet["private_key"]}),
+                                         VersionStages=["AWSPENDING"])["VersionId"]
+    world.src.update_secret_version_stage(SecretId=name, VersionStage="AWSCURRENT", MoveToVersionId=new_vid,
+                                          RemoveFromVersionId=old_vid)
+    current = world.src.get_secret_value(SecretId=name, VersionStage="AWSCURRENT")["SecretString"]
+    assert json.loads(current)["private_key"] == wallet["private_key"]
+    run = migrate(world, tmp_path)
+    assert run.rc == 0, run.tail()
+    copied = json.loads(world.get(WALLETS[name])["SecretString"])
+    assert copied == wallet  # the rotated key, with its derived address
+    assert wallet["address"] in run.stdout or wallet["address"].lower() in run.stdout.lower()
 
 
 def test_overwrite_refused_then_allowed(world, tmp_path):
