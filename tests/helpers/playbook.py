@@ -70,12 +70,14 @@ class PlaybookRun:
 
 
 def run_playbook(playbook, tmp_path, extra_vars=None, args=(), env=None, scanner=None,
-                 inventory=None, timeout=600, verbosity="-vvv", dirs=None):
+                 inventory=None, timeout=600, verbosity="-vvv", dirs=None, prefix=()):
     """Run a playbook from the repository root; see the module docstring.
 
     extra_vars are passed as one JSON `-e` (never put a canary there: argv is
     not scanned and shows in `ps`). `dirs` reuses the temp/audit/state dirs of
-    an earlier run (e.g. to check a second run's audit file)."""
+    an earlier run (e.g. to check a second run's audit file). `prefix` runs the
+    command through a wrapper, e.g. ("stack/isolated", NAME) for a stack of the
+    test's own."""
     tmp_path = Path(tmp_path)
     if dirs is None:
         n = len(list(tmp_path.glob("run-*")))
@@ -90,7 +92,7 @@ def run_playbook(playbook, tmp_path, extra_vars=None, args=(), env=None, scanner
         for d in dirs.values():
             d.mkdir(parents=True, exist_ok=True)
     dirs = {k: Path(v) for k, v in dirs.items()}
-    cmd = [ansible_playbook_bin(), str(playbook)]
+    cmd = [*prefix, ansible_playbook_bin(), str(playbook)]
     if verbosity:
         cmd.append(verbosity)
     if inventory:
