@@ -1,51 +1,48 @@
 #!/usr/bin/env bash
-# End-to-end check of the local registry: tag the base image as <addr>/facilitator:test,
-# push it, read the manifest digest back over the registry HTTP API, compare with what
-# docker reported, then remove the test tag locally and its manifest from the registry.
+# End-to-end check of the stack's ECR-like registry, the way the project uses it:
+# push the base image with skopeo and the ECR API stand-in's credential, read the
+# manifest back, read the image config (a blob: ECR answers 307 to the S3 stand-in),
+# and check from the blob host's log that the credential never reached it; then
+# check that the registry refuses a wrong credential.
 #
-# Usage: stack/registry/selftest.sh   (needs ensure-docker.sh, build-base-image.sh, start-registry.sh)
+# Usage: stack/registry/selftest.sh   (after stack/stackctl up)
 set -euo pipefail
 # shellcheck source=stack/docker/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../docker/lib.sh"
 
-ADDR="${FACILITATOR_OPS_REGISTRY_ADDR:-127.0.0.1:5001}"
-REPO=facilitator TAG=test
-REF="$ADDR/$REPO:$TAG"
-ACCEPT='application/vnd.docker.distribution.manifest.v2+json'
+REGISTRY=127.0.0.1:5001
+VENV="${FACILITATOR_OPS_VENV:-$FO_REPO_ROOT/.venv}"
+MOTO_URL="${MOTO_URL:-http://127.0.0.1:5000}"
+CERTS="$FO_STATE/tls/certs.d"
+LOG="$FO_STATE/haproxy/haproxy.log"
+REPO="selftest-$$"
+REF="docker://$REGISTRY/$REPO:test"
 
-manifest_digest() {  # $1 = tag or digest; prints Docker-Content-Digest or nothing on 404
-  curl -fsS -I --max-time 10 -H "Accept: $ACCEPT" "http://$ADDR/v2/$REPO/manifests/$1" 2>/dev/null |
-    tr -d '\r' | awk -F': ' 'tolower($1) == "docker-content-digest" { print $2 }'
+# The auth file exists only as a pipe between this shell and skopeo (process substitution).
+authfile() {
+  MOTO_URL="$MOTO_URL" REGISTRY="$REGISTRY" "$VENV/bin/python" - <<'PY'
+import base64, json, os, boto3
+ecr = boto3.client("ecr", endpoint_url=os.environ["MOTO_URL"], region_name="us-east-2",
+                   aws_access_key_id="testing", aws_secret_access_key="testing")
+token = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
+print(json.dumps({"auths": {os.environ["REGISTRY"]: {"auth": token}}}))
+PY
 }
 
-docker image inspect "$FO_BASE_IMAGE" >/dev/null 2>&1 || fo_die "$FO_BASE_IMAGE missing; run stack/docker/build-base-image.sh"
-curl -fsS -o /dev/null --max-time 5 "http://$ADDR/v2/" || fo_die "registry not answering on $ADDR; run stack/registry/start-registry.sh"
-
-docker tag "$FO_BASE_IMAGE" "$REF"
-trap 'docker rmi "$REF" >/dev/null 2>&1 || true' EXIT
+docker image inspect "$FO_BASE_IMAGE" >/dev/null 2>&1 || fo_die "$FO_BASE_IMAGE missing; run stack/stackctl up"
+at=$(stat -c %s "$LOG")
 t=$(fo_now)
-push_out=$(docker push "$REF" 2>&1) || { echo "$push_out" >&2; fo_die "docker push $REF failed"; }
-pushed=$(sed -n 's/.*digest: \(sha256:[0-9a-f]\{64\}\).*/\1/p' <<<"$push_out" | tail -n1)
-fo_log "pushed $REF in $(fo_elapsed "$t"): $pushed"
-
-served=$(manifest_digest "$TAG")
-[[ -n $served ]] || fo_die "GET /v2/$REPO/manifests/$TAG returned no Docker-Content-Digest"
-ctype=$(curl -fsS --max-time 10 -H "Accept: $ACCEPT" "http://$ADDR/v2/$REPO/manifests/$TAG" |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["mediaType"])')
-fo_log "registry serves $REPO:$TAG as $served ($ctype)"
-[[ $served == "$pushed" ]] || fo_die "digest mismatch: docker push said $pushed, registry serves $served"
-
-# Cleanup. distribution 2.8 can only delete by digest, which removes every tag pointing at
-# it, so refuse if another tag in the repo shares the digest.
-tags=$(curl -fsS --max-time 10 "http://$ADDR/v2/$REPO/tags/list" | python3 -c 'import json,sys; print(" ".join(json.load(sys.stdin).get("tags") or []))')
-for other in $tags; do
-  [[ $other == "$TAG" ]] && continue
-  if [[ $(manifest_digest "$other") == "$served" ]]; then
-    fo_log "tag $REPO:$other shares digest $served; leaving the registry manifest in place"
-    exit 0
-  fi
-done
-code=$(curl -sS -o /dev/null -w '%{http_code}' -X DELETE --max-time 10 "http://$ADDR/v2/$REPO/manifests/$served")
-[[ $code == 202 ]] || fo_die "DELETE manifest $served returned HTTP $code (is storage.delete enabled?)"
-[[ -z $(manifest_digest "$TAG") ]] || fo_die "$REPO:$TAG still resolvable after DELETE"
-fo_log "OK: digest round-trip matches; test tag removed (blobs stay until 'docker-registry garbage-collect')"
+skopeo copy --dest-cert-dir "$CERTS" --dest-authfile <(authfile) ${DOCKER_HOST:+--src-daemon-host "$DOCKER_HOST"} \
+  "docker-daemon:$FO_BASE_IMAGE" "$REF" >/dev/null
+fo_log "pushed $FO_BASE_IMAGE as $REF in $(fo_elapsed "$t")"
+skopeo inspect --cert-dir "$CERTS" --authfile <(authfile) --no-tags --config "$REF" >/dev/null
+sleep 1
+blob_lines=$(tail -c +"$((at + 1))" "$LOG" | grep '"fe":"s3-blobs"' | grep -c "/v2/$REPO/blobs/" || true)
+leaked=$(tail -c +"$((at + 1))" "$LOG" | grep '"fe":"s3-blobs"' | grep "/v2/$REPO/blobs/" | grep -vc '"auth":"0"' || true)
+((blob_lines > 0)) || fo_die "the config blob was not served through the S3 stand-in (no 307?)"
+((leaked == 0)) || fo_die "$leaked request(s) reached the blob host WITH an Authorization header"
+fo_log "config read through the 307: $blob_lines blob request(s) at the S3 stand-in, none with Authorization"
+if skopeo inspect --cert-dir "$CERTS" --creds AWS:wrong --no-tags "$REF" >/dev/null 2>&1; then
+  fo_die "the registry accepted a wrong credential"
+fi
+fo_log "a wrong credential is refused; selftest passed"
