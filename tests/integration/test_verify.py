@@ -1,6 +1,11 @@
 """verify.yml against real reference facilitators started as processes:
 a healthy one passes; one started without a network's RPC URL, or with its
-branding removed, fails naming the network or the branding."""
+branding removed, fails naming the network or the branding; one with another key
+than the service's fails naming the signer.
+
+The expected signers come, as in every environment, from the ECS service's wallet
+secrets: a private moto seeded by playbooks/local_stack_seed.yml (anvil account 2,
+the monorepo Solana keypair), so the test never depends on the shared stack's world."""
 from __future__ import annotations
 
 import os
@@ -16,6 +21,8 @@ import pytest
 
 from ansible.module_utils.facilitator_ops.local_stack.seed import evm_wallet
 from ansible.module_utils.facilitator_ops.local_stack.seed import solana_wallet
+from helpers.moto import MotoServer
+from helpers.playbook import run_playbook
 
 REPO = Path(__file__).resolve().parents[2]
 PKG = REPO / "facilitator" / "app" / "x402_reference_facilitator"
@@ -75,10 +82,31 @@ def start_facilitator(tmp_path):
         p.wait(10)
 
 
+@pytest.fixture(scope="module")
+def moto(tmp_path_factory):
+    server = MotoServer(tmp_path_factory.mktemp("moto") / "moto.log").start()
+    tmp = tmp_path_factory.mktemp("seed")
+    seed = run_playbook("playbooks/local_stack_seed.yml", tmp, extra_vars={"aws_endpoint_url": server.endpoint},
+                        verbosity=None, env={"FACILITATOR_OPS_STATE": str(tmp)})
+    assert seed.rc == 0, seed.tail()
+    global MOTO_ENDPOINT
+    MOTO_ENDPOINT = server.endpoint
+    yield server
+    server.stop()
+
+
+MOTO_ENDPOINT = None
+
+
+@pytest.fixture(autouse=True)
+def _world(moto):
+    return moto
+
+
 def verify(url, *extra):
     cmd = [str(REPO / ".venv" / "bin" / "ansible-playbook") if (REPO / ".venv").exists() else "ansible-playbook",
            "verify.yml", "-e", f"facilitator_verify_base_url={url}", "-e", "facilitator_verify_expected_version=3.1.4",
-           *extra]
+           "-e", f"aws_endpoint_url={MOTO_ENDPOINT}", *extra]
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
 
 
@@ -130,21 +158,22 @@ def test_check_mode_runs_read_only_checks(start_facilitator):
     assert "OK   health" in r.stdout
 
 
-def _moto_up():
-    try:
-        urllib.request.urlopen("http://127.0.0.1:5000/moto-api/", timeout=2)
-        return True
-    except OSError:
-        return False
+def test_signers_come_from_the_running_service(start_facilitator, moto):
+    """No pinned list: the service's wallet secrets say which keys must be live. Rotating
+    the service's testnet wallet (a new AWSCURRENT) makes the old facilitator stale."""
+    import json
 
-
-@pytest.mark.skipif(not _moto_up(), reason="the local stack's moto is not running (stack/stackctl up)")
-def test_signers_from_the_running_service(start_facilitator):
-    # The seeded service reads the anvil account 2 key and the monorepo Solana
-    # keypair: the facilitator started with them passes, one with another key fails.
-    ok = verify(start_facilitator(), "-e", "facilitator_signers_from_service=true")
+    ok = verify(start_facilitator())
     assert ok.returncode == 0, ok.stdout[-3000:]
-    stale = start_facilitator(env_changes={"EVM_PRIVATE_KEY_TESTNET": evm_wallet(6)["private_key"]})
-    r = verify(stale, "-e", "facilitator_signers_from_service=true")
-    assert r.returncode != 0
-    assert "EVM signer 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC not live" in r.stdout
+    sm = moto.client("secretsmanager", "us-east-1")
+    name = "karmacadabra-facilitator-testnet"
+    before = sm.get_secret_value(SecretId=name, VersionStage="AWSCURRENT")["SecretString"]
+    try:
+        sm.put_secret_value(SecretId=name, SecretString=json.dumps({"private_key": evm_wallet(6)["private_key"]}))
+        r = verify(start_facilitator())
+        assert r.returncode != 0
+        assert f"EVM signer {evm_wallet(6)['address']} not live" in r.stdout
+        rotated = verify(start_facilitator(env_changes={"EVM_PRIVATE_KEY_TESTNET": evm_wallet(6)["private_key"]}))
+        assert rotated.returncode == 0, rotated.stdout[-3000:]
+    finally:
+        sm.put_secret_value(SecretId=name, SecretString=before)

@@ -164,11 +164,12 @@ def test_docker_config_path():
 
 
 def test_check_key_default_is_the_public_anvil_key():
-    """The image check's signer (role default) is anvil's public account 2, holding nothing."""
+    """The image check's signer (role default) is anvil's public account 8: no environment's
+    wallet, not even the local stack's seeded ones (accounts 2 and 3)."""
     import yaml
 
     from pathlib import Path
 
     defaults = yaml.safe_load((Path(__file__).resolve().parents[2] / "roles/image_build/defaults/main.yml").read_text())
     key = defaults["image_build_check_env"]["EVM_PRIVATE_KEY_TESTNET"]
-    assert key.removeprefix("0x").lower() == local_seed.evm_wallet(2)["private_key"].removeprefix("0x").lower()
+    assert key.removeprefix("0x").lower() == local_seed.evm_wallet(8)["private_key"].removeprefix("0x").lower()
