@@ -225,3 +225,12 @@ def test_sides_share(tls_server, monkeypatch):
     stats = {"requests": 200, "by_side": {"old": 180, "new": 20}, "errors": 0}
     c = probe.check_sides(stats)
     assert c.ok and c.data["share_percent"] == 10.0 and "10% of 200 requests" in c.detail
+
+
+def test_a_missing_ca_bundle_is_named_and_plain_http_needs_none(tmp_path, server):
+    missing = str(tmp_path / "nope.pem")
+    out = probe.run_checks("https://127.0.0.1:9", {"health", "version"}, ca_bundle=missing)
+    assert [c.ok for c in out] == [False, False] and all(f"CA bundle {missing} does not exist" in c.detail for c in out)
+    _Handler.fail_every, _Handler.count = 0, 0
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    assert probe.run_checks(url, {"health"}, ca_bundle=missing)[0].ok  # a container's own plain port

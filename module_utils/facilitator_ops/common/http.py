@@ -7,14 +7,23 @@ as curl does in production). There is no way to turn verification off.
 """
 from __future__ import annotations
 
+import os
 import ssl
 
 USER_AGENT = "facilitator-ops-probe"
 
 
 def ssl_context(ca_bundle=None):
-    """A verifying client context: the bundle's CAs, or the system trust store."""
+    """A verifying client context: the bundle's CAs, or the system trust store.
+    A bundle that does not exist is an error naming it (never a silent fallback)."""
+    if ca_bundle and not os.path.isfile(ca_bundle):
+        raise ValueError(f"CA bundle {ca_bundle} does not exist (local stack: is it up? stack/stackctl up)")
     return ssl.create_default_context(cafile=ca_bundle) if ca_bundle else ssl.create_default_context()
+
+
+def bundle_for(url, ca_bundle):
+    """The CA bundle matters for https:// only (a container's own plain port needs none)."""
+    return ca_bundle if str(url).startswith("https://") else None
 
 
 def client(ca_bundle=None, timeout=10.0, **kwargs):

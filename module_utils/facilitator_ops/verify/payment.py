@@ -5,6 +5,7 @@ token balances moved. Uses the official x402 SDK's client signer, so the
 payload is exactly what a real client sends."""
 from __future__ import annotations
 
+from ansible.module_utils.facilitator_ops.common.http import bundle_for
 from ansible.module_utils.facilitator_ops.common.http import client as http_client
 from ansible.module_utils.facilitator_ops.common.http import describe_error
 
@@ -16,8 +17,10 @@ def post_json(url, body, timeout=120.0, ca_bundle=None):
     import httpx
 
     try:
-        with http_client(ca_bundle, timeout) as c:
+        with http_client(bundle_for(url, ca_bundle), timeout) as c:
             r = c.post(url, json=body)
+    except ValueError as e:
+        raise RuntimeError(str(e)) from None
     except httpx.HTTPError as e:
         raise RuntimeError(f"POST {url}: {describe_error(e)}") from None
     try:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from dataclasses import field
 
 from ansible.module_utils.facilitator_ops.common.http import async_client
+from ansible.module_utils.facilitator_ops.common.http import bundle_for
 from ansible.module_utils.facilitator_ops.common.http import client as http_client
 from ansible.module_utils.facilitator_ops.common.http import describe_error
 
@@ -47,7 +48,10 @@ def http_get(base_url, path, timeout=10.0, ca_bundle=None, client=None):
 
     url = base_url.rstrip("/") + path
     own = client is None
-    c = client or http_client(ca_bundle, timeout)
+    try:
+        c = client or http_client(bundle_for(url, ca_bundle), timeout)
+    except ValueError as e:
+        return HttpResult(None, "", error=str(e))
     try:
         r = c.get(url)
         return HttpResult(r.status_code, r.text, headers={k.lower(): v for k, v in r.headers.items()})
@@ -230,7 +234,8 @@ def load_probe(base_url, path="/health", requests=200, concurrency=10, max_secon
     if not url.startswith(("http://", "https://")):
         raise ValueError(f"not an http(s) URL: {base_url}")
     latencies, errors, statuses, elapsed, first_error = asyncio.run(
-        _load(url, int(requests), max(1, int(concurrency)), float(max_seconds), float(timeout), ca_bundle)
+        _load(url, int(requests), max(1, int(concurrency)), float(max_seconds), float(timeout),
+              bundle_for(url, ca_bundle))
     )
     done = len(latencies)
     lat = sorted(latencies)
@@ -287,7 +292,7 @@ def measure_sides(base_url, requests=200, header="x-facilitator-side", path="/he
 
     by_side, errors = {}, 0
     header = header.lower()
-    with http_client(ca_bundle, timeout) as c:
+    with http_client(bundle_for(base_url, ca_bundle), timeout) as c:
         for _ in range(int(requests)):
             try:
                 r = c.get(base_url.rstrip("/") + path)
@@ -329,7 +334,13 @@ def run_checks(
     """Run the named checks; returns a list of Check. Order is fixed so the
     report reads the same every time."""
     out = []
-    with http_client(ca_bundle, timeout) as c:
+    ca_bundle = bundle_for(base_url, ca_bundle)
+    try:
+        client = http_client(ca_bundle, timeout)
+    except ValueError as e:  # a missing CA bundle: every check says so
+        return [Check(name, False, str(e)) for name in
+                ("health", "version", "branding", "networks", "signers", "load", "sides") if name in checks]
+    with client as c:
         out += _run_http_checks(c, base_url, checks, expected_version, branding_text, expected_networks,
                                 network_catalog, expected_evm_signers, expected_fee_payers)
     if "load" in checks and load:
