@@ -80,10 +80,7 @@ def summarize(before, after, funded, swept, proof_lines=(), environment="unknown
                                                  finished_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)))
     lines += list(proof_lines or [])
     if any(w["phase"] == "promoted" for w in after or []):
-        lines.append("next: verify.yml checks the signers against the service's wallet secrets where "
-                     "facilitator_signers_from_service is true (dev/staging/production; locally add "
-                     "-e facilitator_signers_from_service=true), else update facilitator_expected_evm_signers / "
-                     "facilitator_expected_solana_fee_payer in inventories/<env>/group_vars/facilitator/main.yml; "
-                     "Solana clients read the new feePayer from /supported")
+        lines.append("next: verify.yml reads the expected signers from the service's wallet secrets in every "
+                     "environment (nothing to edit); Solana clients read the new feePayer from /supported")
     record = dict(environment=environment, wallets=wallets, proof=list(proof_lines or []))
     return lines, record, state_update
