@@ -198,7 +198,8 @@ def test_build_push_digest_verified(first_build, moto, repository):
     assert "/version is 1.92.0" in first_build.stdout and "contains 'Ultravioleta DAO'" in first_build.stdout
     # Version tags first, the scan gate, and only then the moving tags.
     out = first_build.stdout
-    assert out.index("Push as") < out.index("Gate on scan findings") < out.index("Move latest, local to the gated image")
+    assert (out.index("Push by the version tags (skopeo")
+            < out.index("Gate on scan findings") < out.index("Move the moving tags to the gated image: latest, local"))
     # ECR repository (moto) with scan on push.
     repo = moto.client("ecr", "us-east-2").describe_repositories(repositoryNames=[repository])["repositories"][0]
     assert repo["imageScanningConfiguration"]["scanOnPush"] is True
