@@ -57,46 +57,58 @@ def _inventory_list(env):
     return hostvars["localhost"]
 
 
-_LOADER_READY = False
+# Rendering runs in a child process: initialising Ansible's plugin loader and
+# collection finder here would change the interpreter the other unit tests share.
+RENDER = r"""
+import json, sys
+import yaml
+from ansible.parsing.dataloader import DataLoader
+from ansible.plugins.loader import init_plugin_loader
+from ansible.template import Templar, trust_as_template
 
+def trusted(v):
+    if isinstance(v, dict):
+        return {k: trusted(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [trusted(x) for x in v]
+    return trust_as_template(v) if isinstance(v, str) else v
 
-def _trusted(value):
-    """Strings from YAML files are templates to Ansible (its loader marks them so)."""
-    from ansible.template import trust_as_template
-
-    if isinstance(value, dict):
-        return {k: _trusted(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_trusted(v) for v in value]
-    return trust_as_template(value) if isinstance(value, str) else value
+args = json.load(sys.stdin)
+init_plugin_loader()
+defaults = {}
+for path in args["defaults"]:
+    defaults.update(yaml.safe_load(open(path)) or {})
+raw = args["raw"]
+context = trusted(dict(defaults, **raw))
+context.update(args["magic"])
+templar = Templar(loader=DataLoader(), variables=context)
+rendered, errors = {}, {}
+for name in sorted(set(raw) | set(args["derived"])):
+    try:
+        rendered[name] = templar.template(context[name])
+    except Exception as e:  # any templating error is a contract failure: name it
+        errors[name] = f"{e.__class__.__name__}: {str(e).splitlines()[0][:200]}"
+print(json.dumps({"rendered": rendered, "errors": errors}, default=str))
+"""
 
 
 def _render(env, raw):
     """Every inventory variable templated, and the URL variables the roles derive
     from it (their defaults beneath the inventory, as in a play)."""
-    from ansible.parsing.dataloader import DataLoader
-    from ansible.plugins.loader import init_plugin_loader
-    from ansible.template import Templar
-
-    global _LOADER_READY
-    if not _LOADER_READY:
-        init_plugin_loader()
-        _LOADER_READY = True
-    defaults = {}
-    for role in ROLES:
-        defaults.update(yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text()) or {})
-    context = _trusted(dict(defaults, **raw))
-    context.update(playbook_dir=str(REPO), inventory_dir=str(REPO / "inventories" / env), inventory_hostname="localhost",
-                   ansible_playbook_python=sys.executable, ansible_check_mode=False, groups={})
-    templar = Templar(loader=DataLoader(), variables=context)
-    rendered, errors = {}, {}
     derived = [n.split(".")[0] for n in MUST_NOT_BE_PUBLIC if n.split(".")[0] not in raw]
-    for name in sorted(set(raw) | set(derived)):
-        try:
-            rendered[name] = templar.template(context[name])
-        except Exception as e:  # any templating error is a contract failure: name it
-            errors[name] = f"{e.__class__.__name__}: {str(e).splitlines()[0][:200]}"
-    return rendered, errors
+    args = {
+        "raw": raw,
+        "derived": derived,
+        "defaults": [str(REPO / "roles" / role / "defaults" / "main.yml") for role in ROLES],
+        "magic": {"playbook_dir": str(REPO), "inventory_dir": str(REPO / "inventories" / env),
+                  "inventory_hostname": "localhost", "ansible_playbook_python": sys.executable,
+                  "ansible_check_mode": False, "groups": {}},
+    }
+    proc = subprocess.run([sys.executable, "-c", RENDER], input=json.dumps(args), capture_output=True, text=True,
+                          timeout=120, cwd=REPO, env=dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg")))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout)
+    return out["rendered"], out["errors"]
 
 
 @pytest.fixture(scope="module")
