@@ -2,14 +2,16 @@
 (`stack/isolated`: its own network namespace, Docker daemon and state; the shared
 stack is never touched, and this one is brought down at the end).
 
-- A 5XX fault switched on during a bake rolls the cutover back through REAL
-  metrics: the new ALB stand-in's targets answer 503 to real user traffic through
-  the public name, HAProxy counts them, albd publishes them to CloudWatch as
-  HTTPCode_Target_5XX_Count, the cutover gate reads them. The test never calls
-  put_metric_data.
 - The whole rehearsal with TLS verification on (every facilitator URL https,
   the stack's CA), ending with the table whose shares of the public name's
   traffic answered by the new side are measured: about 0/10/50/100/100 %.
+- Then (stage 0 back to the old ALB) a 5XX fault switched on during a bake rolls
+  the cutover back through REAL metrics: the new ALB stand-in's targets answer 503
+  to real user traffic through the public name, HAProxy counts them, albd
+  publishes them to CloudWatch as HTTPCode_Target_5XX_Count, the cutover gate
+  reads them. The test never calls put_metric_data. (In this order: after a
+  breach the gate's 5-minute window still holds the errors and, as in production,
+  refuses the next stage until it clears.)
 
 Runs are `-vvv` and leak-scanned (the ECR credential and the seeded keys are canaries).
 Needs root (network namespaces), the Docker engine packages and the facilitator
@@ -117,8 +119,30 @@ def play(playbook, tmp_path, scanner, dirs, extra=None, timeout=1800):
                         timeout=timeout)
 
 
+def test_whole_rehearsal_with_tls_verified_and_measured_shares(stack, tmp_path, scanner, dirs):
+    run = play("rehearsal.yml", tmp_path, scanner, dirs, timeout=2400)
+    assert run.rc == 0, run.tail(120)
+    # Every facilitator check went through an ALB stand-in's own HTTPS name, certificates verified.
+    assert "https://127.0.0.1:18443: all 4 checks passed" in run.stdout
+    assert "https://127.0.0.1:18444: all 5 checks passed" in run.stdout
+    assert not re.search(r"http://127\.0\.0\.1:1808[01]", run.stdout)
+    shares = {m.group(1): float(m.group(2))
+              for m in re.finditer(r"- '?(verify the new ALB with a payment|cutover 10|cutover 50|cutover 100|"
+                                   r"cutover finalize)\s+[0-9.]+\s+([0-9.]+)% new", run.stdout)}
+    assert set(shares) == {"verify the new ALB with a payment", "cutover 10", "cutover 50", "cutover 100",
+                           "cutover finalize"}, run.tail(40)
+    assert shares["verify the new ALB with a payment"] == 0.0
+    assert 5.0 <= shares["cutover 10"] <= 15.0, shares
+    assert 40.0 <= shares["cutover 50"] <= 60.0, shares
+    assert shares["cutover 100"] == 100.0 and shares["cutover finalize"] == 100.0, shares
+    assert inside_py(AWS + "print(json.dumps(weights()))")["simple"].startswith("facilitator-production-alb")
+
+
 def test_5xx_fault_during_a_bake_rolls_back_through_real_metrics(stack, tmp_path, scanner, dirs):
-    assert inside_py(AWS + "print(json.dumps(weights()))")["simple"].startswith("karmacadabra-alb")
+    # After the rehearsal the name is the new ALB's: back to the old one first (stage 0, no gate).
+    back = play("cutover.yml", tmp_path, scanner, dirs, extra={"stage": "0"})
+    assert back.rc == 0, back.tail(60)
+    assert inside_py(AWS + "print(json.dumps(weights()))") == {"facilitator-old": 100, "facilitator-new": 0}
     result = {}
 
     def cutover():
@@ -162,22 +186,3 @@ print(json.dumps(sides))
     assert inside_py(AWS + "print(json.dumps(target_5xx()))") >= 10
     audit = [a for a in run.audit_records("dns_cutover.jsonl") if a.get("stage") == "10"]
     assert audit and audit[-1]["result"] == "rolled back"
-
-
-def test_whole_rehearsal_with_tls_verified_and_measured_shares(stack, tmp_path, scanner, dirs):
-    run = play("rehearsal.yml", tmp_path, scanner, dirs, timeout=2400)
-    assert run.rc == 0, run.tail(120)
-    # Every facilitator check went through an ALB stand-in's own HTTPS name, certificates verified.
-    assert "https://127.0.0.1:18443: all 4 checks passed" in run.stdout
-    assert "https://127.0.0.1:18444: all 5 checks passed" in run.stdout
-    assert not re.search(r"http://127\.0\.0\.1:1808[01]", run.stdout)
-    shares = {m.group(1): float(m.group(2))
-              for m in re.finditer(r"- '?(verify the new ALB with a payment|cutover 10|cutover 50|cutover 100|"
-                                   r"cutover finalize)\s+[0-9.]+\s+([0-9.]+)% new", run.stdout)}
-    assert set(shares) == {"verify the new ALB with a payment", "cutover 10", "cutover 50", "cutover 100",
-                           "cutover finalize"}, run.tail(40)
-    assert shares["verify the new ALB with a payment"] == 0.0
-    assert 5.0 <= shares["cutover 10"] <= 15.0, shares
-    assert 40.0 <= shares["cutover 50"] <= 60.0, shares
-    assert shares["cutover 100"] == 100.0 and shares["cutover finalize"] == 100.0, shares
-    assert inside_py(AWS + "print(json.dumps(weights()))")["simple"].startswith("facilitator-production-alb")
