@@ -20,6 +20,7 @@ import subprocess
 import urllib.request
 from pathlib import Path
 
+import docker
 import pytest
 
 from helpers.leakscan import LeakScanner
@@ -28,7 +29,6 @@ from helpers.moto import free_port
 from helpers.playbook import REPO
 from helpers.playbook import run_playbook
 
-docker = pytest.importorskip("docker")
 
 REGISTRY = "127.0.0.1:5001"
 BASE, NEW = f"{REGISTRY}/facilitator:1.0.0", f"{REGISTRY}/facilitator:1.1.0"

@@ -1,9 +1,8 @@
 """The local runtime's decisions with a fake Docker engine (no network)."""
 from __future__ import annotations
 
+import docker
 import pytest
-
-docker = pytest.importorskip("docker")
 
 from ansible.module_utils.facilitator_ops.ecs import local_runtime as lr  # noqa: E402
 
