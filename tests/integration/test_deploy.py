@@ -176,7 +176,9 @@ def test_downgrade_is_refused(world, tmp_path):
 
 def test_bad_input_fails_in_one_line_before_anything(world, tmp_path):
     run = deploy(world, tmp_path, version="1.x")
-    assert run.rc != 0 and run.recap["ok"] <= 1
+    # ok: the argument spec's validation and the input check, nothing else
+    assert run.rc != 0 and run.recap["ok"] <= 2, run.tail()
+    assert "Look for the state files" not in run.stdout and "What the service serves now" not in run.stdout
     assert 'deploy: invalid version "1.x"' in flat(run.output)
 
 
