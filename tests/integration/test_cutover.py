@@ -80,18 +80,37 @@ class Facilitator:
             self.proc.wait(15)
 
 
+class External:
+    """A facilitator somebody else runs (benchmarks/bench_cutover.py --new-url): never stopped here."""
+
+    def __init__(self, url):
+        self.url = url.rstrip("/")
+
+    def stop(self):
+        pass
+
+
 class Stack:
-    def __init__(self, tmp):
+    """A moto on a free port (or `endpoint`, an AWS stand-in of your own: it is
+    seeded, and its DNS and lock are reset by the tests) and two facilitator
+    processes (or `new_url` as the new one)."""
+
+    def __init__(self, tmp, endpoint=None, new_url=None):
         self.tmp = Path(tmp)
-        self.port = free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        moto = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
-        if not moto:
-            pytest.skip("moto_server is not installed")
-        self.moto_log = self.tmp / "moto.log"
-        with open(self.moto_log, "w") as fh:
-            self.moto = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", str(self.port)], stdout=fh, stderr=subprocess.STDOUT)
-        wait_http(self.endpoint + "/moto-api/", self.moto, self.moto_log)
+        self.moto = None
+        if endpoint:
+            self.endpoint = endpoint.rstrip("/")
+        else:
+            self.port = free_port()
+            self.endpoint = f"http://127.0.0.1:{self.port}"
+            moto = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
+            if not moto:
+                pytest.skip("moto_server is not installed")
+            self.moto_log = self.tmp / "moto.log"
+            with open(self.moto_log, "w") as fh:
+                self.moto = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", str(self.port)], stdout=fh,
+                                             stderr=subprocess.STDOUT)
+            wait_http(self.endpoint + "/moto-api/", self.moto, self.moto_log)
         seed = subprocess.run(
             [str(Path(sys.executable).parent / "ansible-playbook"), "playbooks/local_stack_seed.yml",
              "-e", f"aws_endpoint_url={self.endpoint}"],
@@ -114,14 +133,15 @@ class Stack:
         tg = self.elb_new.describe_target_groups(LoadBalancerArn=self.new_lb["LoadBalancerArn"])["TargetGroups"][0]
         self.elb_new.register_targets(TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": "10.42.1.20", "Port": 8080}])
         self.old = Facilitator(self.tmp)
-        self.new = Facilitator(self.tmp)
+        self.new = External(new_url) if new_url else Facilitator(self.tmp)
 
     def close(self):
         for f in ("old", "new"):
             if hasattr(self, f):
                 getattr(self, f).stop()
-        self.moto.terminate()
-        self.moto.wait(15)
+        if self.moto is not None:
+            self.moto.terminate()
+            self.moto.wait(15)
 
     # --- reading and resetting the world ---------------------------------------
     def records(self):
