@@ -100,6 +100,32 @@ def dns_cutover_bake_plan(dns_change, lock, stage, rounds, check_mode):
     return dict(already_clean=already_clean, needed=needed)
 
 
+def dns_cutover_finalize_refusal(lock, stages):
+    """"" when finalize may go ahead, else the one line refusing it: finalize needs a
+    clean bake at the last stage on record (a finalize that already went through
+    is a no-change re-run)."""
+    state = (lock or {}).get("state") or {}
+    last = str(max(int(s) for s in stages))
+    if str(state.get("clean_bake_stage", "")) == last:
+        return ""
+    if state.get("last_stage") == "finalize" and state.get("last_result") in ("changed", "no change"):
+        return ""
+    clean = (f", clean bake at stage {state['clean_bake_stage']}" if "clean_bake_stage" in state
+             else ", no clean bake")
+    return (f"finalize needs a clean bake at stage {last} first (stage record: last stage "
+            f"{state.get('last_stage', 'none')}, {state.get('last_result', 'no result')}{clean}); nothing was changed")
+
+
+def dns_cutover_bake_clean(bake_plan, rounds, bake_seconds, finalize_min_bake_seconds):
+    """This run leaves a clean bake of its stage on record: one was already on
+    record, or this run baked (or needed no rounds) for at least the time
+    finalize asks for."""
+    if bake_plan.get("already_clean"):
+        return True
+    return bool((bake_plan.get("needed") or int(rounds) == 0)
+                and int(float(bake_seconds)) >= int(float(finalize_min_bake_seconds)))
+
+
 def dns_cutover_rollback_weights(dns_change, rollback_to, stages, stage):
     """Where a breach rolls back to: old 100 / new 0 with rollback_to=zero;
     otherwise the weights before this run's change, or, when this run changed
@@ -158,6 +184,8 @@ class FilterModule:
             "dns_cutover_wait_chunks": dns_cutover_wait_chunks,
             "dns_cutover_bake_plan": dns_cutover_bake_plan,
             "dns_cutover_rollback_weights": dns_cutover_rollback_weights,
+            "dns_cutover_finalize_refusal": dns_cutover_finalize_refusal,
+            "dns_cutover_bake_clean": dns_cutover_bake_clean,
             "dns_cutover_bake_line": dns_cutover_bake_line,
             "dns_cutover_wait_line": dns_cutover_wait_line,
             "dns_cutover_breach_message": dns_cutover_breach_message,

@@ -344,6 +344,24 @@ def test_stage_zero_rolls_back_without_a_gate(world, tmp_path):
     assert again.rc == 0 and again.recap["changed"] == 0
 
 
+def test_a_bake_prints_a_line_at_least_every_30s(world, tmp_path):
+    """One round reading every 45 s: while it waits, a line with the last reading at
+    least every dns_cutover_progress_seconds (20 s), then the round's own line."""
+    run = run_playbook("cutover.yml", tmp_path, verbosity="", stamped=True, extra_vars=world.extra(
+        "10", dns_cutover_bake_seconds=45, dns_cutover_bake_interval_seconds=45))
+    assert run.rc == 0, run.tail()
+    start = run.stamped(r"TASK \[dns_cutover : Wait for the reading of bake round 1\]")
+    waits = run.stamped(r"bake 1/1 at old 90 / new 10: next gate reading in \d+s; last reading: new weight 0%")
+    done = run.stamped(r"bake 1/1 t\+\d+s of 45s at old 90 / new 10: ")
+    assert start and len(waits) == 3 and done, run.tail()   # 20 + 20 + 5 s
+    times = [start[0]] + waits + [done[0]]
+    gaps = [round(b - a, 1) for a, b in zip(times, times[1:])]
+    assert max(gaps) <= 30, gaps
+    assert "next gate reading in 25s" in run.stdout and "next gate reading in 0s" in run.stdout
+    assert "-> OK" in flat(run.stdout)
+    assert world.shape() == {"old": 90, "new": 10}
+
+
 def test_breach_during_bake_rolls_back_by_itself(world, tmp_path):
     new = Facilitator(tmp_path)
     try:

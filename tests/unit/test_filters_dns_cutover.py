@@ -135,3 +135,23 @@ def test_gate_breaches_add_the_probe():
 
 def test_filters_are_registered():
     assert set(f.FilterModule().filters()) == {n for n in dir(f) if n.startswith("dns_cutover_")}
+
+
+def test_finalize_refusal():
+    assert f.dns_cutover_finalize_refusal({"state": {"clean_bake_stage": "100"}}, STAGES) == ""
+    assert f.dns_cutover_finalize_refusal({"state": {"last_stage": "finalize", "last_result": "no change"}}, STAGES) == ""
+    assert f.dns_cutover_finalize_refusal({"state": {"last_stage": "50", "last_result": "changed",
+                                                     "clean_bake_stage": "50"}}, STAGES) == (
+        "finalize needs a clean bake at stage 100 first (stage record: last stage 50, changed, clean bake at stage 50); "
+        "nothing was changed")
+    assert f.dns_cutover_finalize_refusal({}, ["0", "10", "100"]) == (
+        "finalize needs a clean bake at stage 100 first (stage record: last stage none, no result, no clean bake); "
+        "nothing was changed")
+
+
+def test_bake_clean():
+    assert f.dns_cutover_bake_clean({"already_clean": True, "needed": False}, 30, 0, 1800) is True
+    assert f.dns_cutover_bake_clean({"already_clean": False, "needed": True}, 30, 1800, 1800) is True
+    assert f.dns_cutover_bake_clean({"already_clean": False, "needed": True}, 1, 60, 1800) is False   # too short
+    assert f.dns_cutover_bake_clean({"already_clean": False, "needed": False}, 0, 0, 0) is True       # no rounds
+    assert f.dns_cutover_bake_clean({"already_clean": False, "needed": False}, 3, 60, 0) is False    # not baked
