@@ -33,6 +33,7 @@ class Figures:
 
     def fail(self, figure, why):
         """A figure that could not be measured: a failure, with the reason."""
+        print(f"FAIL {figure}: {why}", flush=True)
         self.rows.append(dict(bench=self.bench, figure=figure, value=None, unit="", target="measured", ok=False,
                               note=why))
 
@@ -55,6 +56,10 @@ def _value(row):
     return f"{text} {row['unit']}".strip()
 
 
+def _short(text, width=80):
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
 def table(paths, expected=()):
     """Print one table of every figure in the JSON-lines files; a benchmark in
     `expected` that wrote nothing is a failure. Returns the exit code."""
@@ -69,7 +74,7 @@ def table(paths, expected=()):
             rows.append(dict(bench=bench, figure="(benchmark)", value=None, unit="", target="runs", ok=False,
                              note="did not run to the end: see its log"))
     head = ("benchmark", "figure", "value", "target", "result")
-    body = [(r["bench"], r["figure"], _value(r), r["target"] or "-",
+    body = [(r["bench"], _short(r["figure"]), _value(r), r["target"] or "-",
              "info" if r["ok"] is None else ("PASS" if r["ok"] else "FAIL") + (f" ({r['note']})" if r.get("note") and not r["ok"] else ""))
             for r in rows]
     widths = [max(len(str(x[i])) for x in [head] + body) for i in range(4)]
