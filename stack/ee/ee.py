@@ -50,7 +50,7 @@ EE_REQUIREMENTS = HERE / "requirements.txt"
 EE_DEFINITION = REPO / "execution-environment.yml"
 PROJECT_COLLECTION = REPO / "collections" / "ansible_collections" / "facilitator" / "ops"
 
-# What the EE must import, and why. Everything these need comes along (closure).
+# What the EE must import, and why (name[extras]). Everything these need comes along (closure).
 DIRECT = {
     "ansible-core": "the engine",
     "ansible-runner": "the controller runs `ansible-runner worker` inside the EE",
@@ -60,7 +60,7 @@ DIRECT = {
     "requests": "community.docker's Docker API client",
     "docker": "library/ecs_local_runtime, library/wallet_signer_proof (container logs)",
     "httpx": "HTTP clients of the project's modules",
-    "x402": "library/x402_payment_smoke (signs a real payment)",
+    "x402[evm]": "library/x402_payment_smoke signs a real EVM payment (x402's EVM signer needs web3)",
     "eth-account": "wallet keys and payment signatures (module_utils wallet/, verify/)",
     "eth-utils": "address checksums (module_utils wallet/)",
     "solders": "Solana keys (module_utils wallet/, secrets/)",
@@ -125,7 +125,7 @@ def closure(direct, dist_lookup=metadata.distribution):
     name -> installed version."""
     found = {}
     done = set()
-    todo = [(canonicalize_name(n), frozenset()) for n in direct]
+    todo = [(canonicalize_name(r.name), frozenset(r.extras)) for r in map(Requirement, direct)]
     while todo:
         name, extras = todo.pop()
         if (name, extras) in done:

@@ -244,10 +244,13 @@ def test_navigator_runs_the_playbooks_inside_the_ee(navigator):
 
 
 def test_verify_in_the_ee(navigator):
-    run = navigator("verify.yml")
+    # with the payment smoke test: x402's EVM signer in the EE, chain.json and the payer key
+    # from the stack's state dir
+    run = navigator("verify.yml", "-e", "facilitator_verify_payment_enabled=true")
     assert run.rc == 0, run.tail()
     assert run.recap["failed"] == 0 and run.recap["ok"] > 0
     assert "OK   networks: /supported serves" in run.stdout
+    assert re.search(r"OK   payment: ", run.stdout), run.tail()
 
 
 def record_weights():

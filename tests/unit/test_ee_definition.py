@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,7 +58,8 @@ def test_every_ee_package_is_pinned_like_the_control_node():
         assert name in pins, f"{name} is in the EE but not pinned in requirements.txt"
         assert pins[name][1] == version, f"{name}: EE {version}, requirements.txt {pins[name][1]}"
     for name in ee.DIRECT:
-        assert canonicalize_name(name) in ee_pins, f"{name} (ee.py DIRECT) missing from the EE"
+        assert canonicalize_name(Requirement(name).name) in ee_pins, f"{name} (ee.py DIRECT) missing from the EE"
+    assert "web3" in ee_pins  # x402[evm]: the payment smoke test's EVM signer
 
 
 def third_party_imports():
@@ -111,6 +113,8 @@ def test_closure_follows_markers_and_extras():
         return world[name]
 
     assert ee.closure(["top"], lookup) == {"top": "1", "dep": "2", "opt": "3", "speed": "4"}
+    assert ee.closure(["opt"], lookup) == {"opt": "3"}
+    assert ee.closure(["opt[fast]"], lookup) == {"opt": "3", "speed": "4"}
     pins = {n: (n, v) for n, v in [("top", "1"), ("dep", "2"), ("opt", "3")]}
     with pytest.raises(ee.EEError, match="speed .* has no pin"):
         ee.ee_requirements(pins, ["top"], lookup)
