@@ -174,3 +174,10 @@ def test_apply_sends_exactly_the_rendered_objects(rendered):
         args = set(task[module]) - {"state", "wait"}
         assert args == set(kinds[module]), f"{module}: sends {sorted(args ^ set(kinds[module]))} differently from the render"
     assert seen == set(kinds)
+
+
+def test_applying_with_the_local_registry_is_refused_before_any_call(tmp_path):
+    run = run_playbook("controller.yml", tmp_path, env={"CONTROLLER_HOST": "https://127.0.0.1:9"}, verbosity="")
+    assert run.rc != 0
+    assert "set FACILITATOR_OPS_EE_REGISTRY" in run.stdout, run.tail()
+    assert "Organization" not in run.stdout  # nothing was sent
