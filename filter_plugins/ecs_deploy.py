@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import re
 
-# X.Y.Z[-pre], a leading v allowed (stripped before comparing).
-VERSION_RE = re.compile(r"^[vV]?[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$")
+# X.Y.Z[-pre], a leading v allowed (stripped before comparing): the role passes
+# ecs_deploy_version_pattern (its default is this one).
+VERSION_PATTERN = r"^[vV]?[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$"
 # <registry>/<repo>[:tag][@sha256:digest]
 IMAGE_RE = re.compile(r"^[a-z0-9][A-Za-z0-9._/:-]*(@sha256:[0-9a-f]{64})?$")
 REVISION_RE = re.compile(r"^[0-9]+$")
@@ -29,19 +30,21 @@ def _strip_v(version):
     return re.sub(r"^[vV]", "", _s(version))
 
 
-def ecs_deploy_input(image, version="", rollback=False, to_revision="", timeout=900, interval=15):
+def ecs_deploy_input(image, version="", rollback=False, to_revision="", timeout=900, interval=15,
+                     version_pattern=VERSION_PATTERN):
     """The operator's input (-e image/version/rollback/to_revision), normalised and
     checked (types are the argument spec's). Returns rollback (bool), image,
     version, to_revision (trimmed strings) and error: "" or one line."""
     out = dict(rollback=_b(rollback), image=_s(image), version=_s(version), to_revision=_s(to_revision), error="")
     img, ver, rev = out["image"], out["version"], out["to_revision"]
+    version_re = re.compile(version_pattern)
     if not out["rollback"] and not img and not ver:
         out["error"] = "deploy: give the image: -e image=<registry>/facilitator:<version> (or a digest ref) or -e version=X.Y.Z"
     elif out["rollback"] and (img or ver):
         out["error"] = "rollback: takes no image/version (it goes back to the previous revision; -e to_revision=N to choose)"
-    elif ver and not VERSION_RE.match(ver):
+    elif ver and not version_re.match(ver):
         out["error"] = f"deploy: invalid version {json.dumps(ver)}: expected X.Y.Z[-pre] (a leading v is allowed)"
-    elif img and not VERSION_RE.match(img) and (
+    elif img and not version_re.match(img) and (
             not IMAGE_RE.match(img) or (":" not in img.split("/")[-1] and "@" not in img)):
         out["error"] = (f"deploy: invalid image {json.dumps(img)}: expected <registry>/<repo>:<tag>, "
                         "<registry>/<repo>@sha256:<digest> or a version X.Y.Z")
@@ -53,7 +56,7 @@ def ecs_deploy_input(image, version="", rollback=False, to_revision="", timeout=
 
 
 def ecs_deploy_target(deploy_input, image_state=None, registry="", repository="facilitator", image_state_file="",
-                      environment="this environment"):
+                      environment="this environment", version_pattern=VERSION_PATTERN):
     """The image and version to deploy.
 
     A version (-e version=X.Y.Z, or -e image=X.Y.Z) resolves to the image the
@@ -64,8 +67,9 @@ def ecs_deploy_target(deploy_input, image_state=None, registry="", repository="f
     """
     state = image_state or {}
     img, ver = deploy_input["image"], deploy_input["version"]
-    by_version = not img or bool(VERSION_RE.match(img))
-    want = _strip_v(img if VERSION_RE.match(img) else ver)
+    version_re = re.compile(version_pattern)
+    by_version = not img or bool(version_re.match(img))
+    want = _strip_v(img if version_re.match(img) else ver)
     if not by_version:
         target = img
     elif _strip_v(state.get("version")) == want and _s(state.get("image")):

@@ -119,3 +119,11 @@ def test_runtime_lines():
 
 def test_filters_are_registered():
     assert set(f.FilterModule().filters()) == {n for n in dir(f) if n.startswith("ecs_deploy_")}
+
+
+def test_the_filter_default_is_the_role_default():
+    import yaml
+    from pathlib import Path
+
+    defaults = yaml.safe_load((Path(__file__).resolve().parents[2] / "roles/ecs_deploy/defaults/main.yml").read_text())
+    assert f.VERSION_PATTERN == defaults["ecs_deploy_version_pattern"]
