@@ -102,7 +102,7 @@ def _render(env, raw):
         "defaults": [str(REPO / "roles" / role / "defaults" / "main.yml") for role in ROLES],
         "magic": {"playbook_dir": str(REPO), "inventory_dir": str(REPO / "inventories" / env),
                   "inventory_hostname": "localhost", "ansible_playbook_python": sys.executable,
-                  "ansible_check_mode": False, "groups": {}},
+                  "ansible_check_mode": False, "groups": {}, "ansible_config_file": str(REPO / "ansible.cfg")},
     }
     proc = subprocess.run([sys.executable, "-c", RENDER], input=json.dumps(args), capture_output=True, text=True,
                           timeout=120, cwd=REPO, env=dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg")))
