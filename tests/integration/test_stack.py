@@ -125,7 +125,10 @@ def test_whole_rehearsal_with_tls_verified_and_measured_shares(stack, tmp_path, 
     # Every facilitator check went through an ALB stand-in's own HTTPS name, certificates verified.
     assert "https://127.0.0.1:18443: all 4 checks passed" in run.stdout
     assert "https://127.0.0.1:18444: all 5 checks passed" in run.stdout
-    assert not re.search(r"http://127\.0\.0\.1:1808[01]", run.stdout)
+    # No facilitator client was pointed at a plain-HTTP port (the runtime's own container
+    # health URL is the container's, not a client's).
+    assert re.search(r"base_url: '?https://127\.0\.0\.1:18444", run.stdout)
+    assert not re.search(r"base_url: '?http://127\.0\.0\.1:(1808[01]|1844[345])", run.stdout)
     shares = {m.group(1): float(m.group(2))
               for m in re.finditer(r"- '?(verify the new ALB with a payment|cutover 10|cutover 50|cutover 100|"
                                    r"cutover finalize)\s+[0-9.]+\s+([0-9.]+)% new", run.stdout)}
