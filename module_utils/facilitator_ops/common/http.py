@@ -34,14 +34,6 @@ def client(ca_bundle=None, timeout=10.0, **kwargs):
     return httpx.Client(verify=ssl_context(ca_bundle), timeout=timeout, headers=headers, **kwargs)
 
 
-def async_client(ca_bundle=None, timeout=10.0, connections=10):
-    import httpx
-
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    return httpx.AsyncClient(verify=ssl_context(ca_bundle), timeout=timeout, limits=limits,
-                             headers={"User-Agent": USER_AGENT, "Accept": "*/*"})
-
-
 def describe_error(e):
     """A one-line reason for a transport error (certificate problems named as such)."""
     text = str(e) or e.__class__.__name__
