@@ -37,7 +37,7 @@ import boto3  # noqa: E402
 import yaml  # noqa: E402
 
 from ansible.module_utils.facilitator_ops.cutover import gate as gate  # noqa: E402
-from ansible.module_utils.facilitator_ops.cutover import lock as lock  # noqa: E402
+from ansible.module_utils.facilitator_ops.common import lock as lock  # noqa: E402
 from ansible.module_utils.facilitator_ops.cutover import route53 as r53  # noqa: E402
 from ansible.module_utils.facilitator_ops.verify import probe as probe  # noqa: E402
 from integration.test_cutover import NAME, TABLE, Facilitator, Stack  # noqa: E402
