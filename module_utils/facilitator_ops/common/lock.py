@@ -32,6 +32,7 @@ import socket
 import time
 import uuid
 
+from ansible.module_utils.facilitator_ops.common import crashpoint
 from ansible.module_utils.facilitator_ops.common.aws import retry_kw
 
 STATE_FIELDS = ("last_stage", "last_result", "last_at", "last_owner", "clean_bake_stage", "clean_bake_at")
@@ -221,6 +222,7 @@ def acquire(ddb, table, lock_id, owner, ttl_seconds, now=None, break_lock="no", 
             raise
         # Someone else won the race between our read and our write.
         raise LockHeld(f"{purpose} lock on {lock_id} {holder_text(read(ddb, table, lock_id, aws_retry=aws_retry), now)}")
+    crashpoint.wrote(f"run_lock: {purpose} lock on {lock_id} taken")
     state = {k: current.get(k) for k in STATE_FIELDS if k in current}
     return {"token": token, "owner": owner, "expires_at": expires, "expires_at_iso": _iso(expires), "broke": broke, "state": state}
 

@@ -27,6 +27,7 @@ import time
 import urllib.error
 import urllib.request
 
+from ansible.module_utils.facilitator_ops.common import crashpoint
 from ansible.module_utils.facilitator_ops.ecs.secrets import ResolveError
 from ansible.module_utils.facilitator_ops.ecs.taskdef import DeriveError
 from ansible.module_utils.facilitator_ops.ecs.taskdef import container_named
@@ -200,6 +201,7 @@ class Runtime:
             reason = f"CannotStartContainerError: {e.explanation or e}"
             self.say(f"{rev}: STOPPED ({reason})")
             return self._result(arn, "STOPPED", True, stopped_reason=reason, exit_code=None, logs=[], image=image)
+        crashpoint.wrote(f"ecs_local_runtime: started {rev}")
         self.say(f"{rev}: started {self.docker_name} ({c.short_id}) from {image}")
 
         url = f"http://{self.bind_host}:{self.port}/health"

@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime
 import time
 
+from ansible.module_utils.facilitator_ops.common import crashpoint
 from ansible.module_utils.facilitator_ops.ecs.taskdef import revision_of
 
 TERMINAL = ("COMPLETED", "FAILED", "ROLLED_BACK", "TIMEOUT")
@@ -154,6 +155,7 @@ def update_service(call, cluster, service, taskdef, force_new_deployment=False, 
     if circuit_breaker:
         kwargs["deploymentConfiguration"] = {"deploymentCircuitBreaker": {"enable": True, "rollback": True}}
     svc = call("update_service", **kwargs)["service"]
+    crashpoint.wrote(f"ecs_service_rollout {service}: update-service to {revision_of(taskdef)}")
     primary = next((d for d in svc.get("deployments") or [] if d.get("status") == "PRIMARY"), {})
     return svc, primary.get("id")
 

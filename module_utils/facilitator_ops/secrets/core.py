@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 
+from ansible.module_utils.facilitator_ops.common import crashpoint
 from ansible.module_utils.facilitator_ops.common.digests import key_digests
 from ansible.module_utils.facilitator_ops.common.digests import short
 from ansible.module_utils.facilitator_ops.common.digests import value_digest
@@ -277,19 +278,29 @@ class SecretStore:
             kwargs["KmsKeyId"] = kms_key_id
         if tags:
             kwargs["Tags"] = [{"Key": k, "Value": str(v)} for k, v in sorted(tags.items())]
-        return self._call("create_secret", **kwargs)
+        resp = self._call("create_secret", **kwargs)
+        crashpoint.wrote(f"secrets: created {name}")
+        return resp
 
     def put(self, name, value):
-        return self._call("put_secret_value", SecretId=name, **value.payload())
+        resp = self._call("put_secret_value", SecretId=name, **value.payload())
+        crashpoint.wrote(f"secrets: new version of {name}")
+        return resp
 
     def update_description(self, name, description):
-        return self._call("update_secret", SecretId=name, Description=description)
+        resp = self._call("update_secret", SecretId=name, Description=description)
+        crashpoint.wrote(f"secrets: description of {name}")
+        return resp
 
     def add_tags(self, name, tags):
-        return self._call("tag_resource", SecretId=name, Tags=[{"Key": k, "Value": str(v)} for k, v in sorted(tags.items())])
+        resp = self._call("tag_resource", SecretId=name, Tags=[{"Key": k, "Value": str(v)} for k, v in sorted(tags.items())])
+        crashpoint.wrote(f"secrets: tags of {name}")
+        return resp
 
     def schedule_deletion(self, name, recovery_window_days):
-        return self._call("delete_secret", SecretId=name, RecoveryWindowInDays=int(recovery_window_days))
+        resp = self._call("delete_secret", SecretId=name, RecoveryWindowInDays=int(recovery_window_days))
+        crashpoint.wrote(f"secrets: deletion of {name} scheduled")
+        return resp
 
 
 def metadata_changes(meta, description, tags):

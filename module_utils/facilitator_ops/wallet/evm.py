@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 
+from ansible.module_utils.facilitator_ops.common import crashpoint
 from ansible.module_utils.facilitator_ops.wallet.fees import TRANSFER_GAS
 from ansible.module_utils.facilitator_ops.wallet.fees import TransferRefused
 from ansible.module_utils.facilitator_ops.wallet.fees import effective_fee
@@ -122,6 +123,7 @@ class EvmChain:
             if "known" not in str(e).lower():
                 raise
             sent = local_hash
+        crashpoint.wrote(f"wallet_transfer {self.network}: transaction sent")
         rec = self.wait_receipt(sent or local_hash, timeout)
         if _int(rec.get("status")) != 1:
             raise RpcError(f"{self.network}: transaction {sent} reverted (status {rec.get('status')})")

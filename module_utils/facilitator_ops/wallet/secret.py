@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 
+from ansible.module_utils.facilitator_ops.common import crashpoint
 from ansible.module_utils.facilitator_ops.common.digests import short
 from ansible.module_utils.facilitator_ops.common.digests import value_digest
 from ansible.module_utils.facilitator_ops.common.keys import wallet_address_matches
@@ -146,6 +147,7 @@ class WalletSecret:
         digest = short(value_digest(string_value=text))
         resp = self._call("put_secret_value", SecretId=self.arn, SecretString=text, VersionStages=[PENDING],
                           ClientRequestToken=token)
+        crashpoint.wrote(f"wallet_pending_key {self.label}: AWSPENDING written")
         del doc, text
         vid = resp.get("VersionId", token)
         after = self.state()
@@ -165,9 +167,11 @@ class WalletSecret:
             return False
         self._call("update_secret_version_stage", SecretId=self.arn, VersionStage=CURRENT,
                    MoveToVersionId=to_version, RemoveFromVersionId=from_version)
+        crashpoint.wrote(f"wallet_secret_stage {self.label}: AWSCURRENT moved")
         return True
 
     def remove_pending(self, version_id):
         self._call("update_secret_version_stage", SecretId=self.arn, VersionStage=PENDING,
                    RemoveFromVersionId=version_id)
+        crashpoint.wrote(f"wallet_secret_stage {self.label}: AWSPENDING removed")
         return True

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import time
 
+from ansible.module_utils.facilitator_ops.common import crashpoint
 from ansible.module_utils.facilitator_ops.wallet.fees import TransferRefused
 from ansible.module_utils.facilitator_ops.wallet.fees import SOLANA_RENT_EXEMPT_MIN
 from ansible.module_utils.facilitator_ops.wallet.fees import fund_need
@@ -92,6 +93,7 @@ class SolanaChain:
         sent = self.rpc.call("sendTransaction", tx_b64, {"encoding": "base64", "preflightCommitment": "confirmed"})
         if sent and sent != signature:
             raise RpcError(f"{self.network}: the RPC returned signature {sent}, expected {signature}")
+        crashpoint.wrote(f"wallet_transfer {self.network}: transaction sent")
         st = self.wait_confirmed(signature, timeout)
         return signature, st
 

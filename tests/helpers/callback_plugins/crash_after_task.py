@@ -1,0 +1,63 @@
+# -*- coding: utf-8 -*-
+"""Test-only callback: SIGKILL the whole ansible-playbook process group right
+after the Nth task result (tests/helpers/crash.py enables it; never in ansible.cfg).
+
+FACILITATOR_OPS_CRASH_DIR    where tasks.log ("<n>\t<status>\t<task>") and `killed` go
+FACILITATOR_OPS_CRASH_AFTER_TASK   N (unset: only count)
+"""
+from __future__ import annotations
+
+import os
+import signal
+
+from ansible.plugins.callback import CallbackBase
+
+DOCUMENTATION = r"""
+name: crash_after_task
+type: aggregate
+short_description: Test-only, kills the run after the Nth task
+description: Used by tests/helpers/crash.py; inert without FACILITATOR_OPS_CRASH_DIR.
+requirements: [enable in callbacks_enabled]
+"""
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "crash_after_task"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self):
+        super().__init__()
+        self.dir = os.environ.get("FACILITATOR_OPS_CRASH_DIR")
+        at = os.environ.get("FACILITATOR_OPS_CRASH_AFTER_TASK", "")
+        self.at = int(at) if at.isdigit() else None
+        self.n = 0
+
+    def _seen(self, result, status):
+        if not self.dir:
+            return
+        self.n += 1
+        if status == "ok" and result._result.get("changed"):
+            status = "changed"
+        name = result._task.get_name().replace("\t", " ").replace("\n", " ")
+        with open(os.path.join(self.dir, "tasks.log"), "a", encoding="utf-8") as fh:
+            fh.write(f"{self.n}\t{status}\t{name}\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        if self.at == self.n:
+            with open(os.path.join(self.dir, "killed"), "w", encoding="utf-8") as fh:
+                fh.write(f"task {self.n}\n")
+            os.killpg(os.getpgrp(), signal.SIGKILL)
+
+    def v2_runner_on_ok(self, result):
+        self._seen(result, "ok")
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        self._seen(result, "ignored" if ignore_errors else "failed")
+
+    def v2_runner_on_skipped(self, result):
+        self._seen(result, "skipped")
+
+    def v2_runner_on_unreachable(self, result):
+        self._seen(result, "unreachable")
