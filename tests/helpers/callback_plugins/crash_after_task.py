@@ -2,8 +2,13 @@
 """Test-only callback: SIGKILL the whole ansible-playbook process group right
 after the Nth task result (tests/helpers/crash.py enables it; never in ansible.cfg).
 
-FACILITATOR_OPS_CRASH_DIR    where tasks.log ("<n>\t<status>\t<task>") and `killed` go
+FACILITATOR_OPS_CRASH_DIR    where tasks.log and `killed` go
 FACILITATOR_OPS_CRASH_AFTER_TASK   N (unset: only count)
+
+tasks.log: "<n>\t<status>\t<task name>\t<writes before>\t<writes after>", the write counts
+being lines of writes.log (the module crash points, common/crashpoint.py) when the task
+started and ended: a changed task without writes of its own (a bundled module) is
+killed after it returns, the others inside their writes.
 """
 from __future__ import annotations
 
@@ -33,6 +38,18 @@ class CallbackModule(CallbackBase):
         at = os.environ.get("FACILITATOR_OPS_CRASH_AFTER_TASK", "")
         self.at = int(at) if at.isdigit() else None
         self.n = 0
+        self.writes_at_start = 0
+
+    def _writes(self):
+        try:
+            with open(os.path.join(self.dir, "writes.log"), encoding="utf-8") as fh:
+                return sum(1 for line in fh if line.strip())
+        except OSError:
+            return 0
+
+    def v2_runner_on_start(self, host, task):
+        if self.dir:
+            self.writes_at_start = self._writes()
 
     def _seen(self, result, status):
         if not self.dir:
@@ -42,7 +59,7 @@ class CallbackModule(CallbackBase):
             status = "changed"
         name = result._task.get_name().replace("\t", " ").replace("\n", " ")
         with open(os.path.join(self.dir, "tasks.log"), "a", encoding="utf-8") as fh:
-            fh.write(f"{self.n}\t{status}\t{name}\n")
+            fh.write(f"{self.n}\t{status}\t{name}\t{self.writes_at_start}\t{self._writes()}\n")
             fh.flush()
             os.fsync(fh.fileno())
         if self.at == self.n:
