@@ -23,7 +23,9 @@ options:
     type: str
     required: true
   version:
-    description: The version the operator gave; must equal the image's label.
+    description:
+      - The version the operator gave; must equal the image's label. Unset, a tag that names a version
+        (C(1.2.3), C(v1.2.3), C(1.2.3-<sha>)) must equal it.
     type: str
   timeout:
     description: HTTP timeout in seconds.
@@ -69,6 +71,7 @@ except ImportError:
     pass  # AnsibleAWSModule reports it
 
 from ansible.module_utils.facilitator_ops.common.argspec import REGISTRY_ACCESS
+from ansible.module_utils.facilitator_ops.ecs.taskdef import version_from_image
 from ansible.module_utils.facilitator_ops.image.ecr import EcrTokenError
 from ansible.module_utils.facilitator_ops.image.ecr import fetch_credentials
 from ansible.module_utils.facilitator_ops.image.ecr import pick_credential
@@ -115,7 +118,7 @@ def main():
     if state is None:
         module.fail_json(msg=f"image_labels: {p['image']} does not exist in {registry}")
     labels = state.get("labels") or {}
-    ok, version, line = version_check(p["version"], labels.get(LABEL_VERSION))
+    ok, version, line = version_check(p["version"] or version_from_image(p["image"]), labels.get(LABEL_VERSION))
     out = dict(changed=False, digest=state["digest"], labels=labels, version=version, line=line)
     if not ok:
         module.fail_json(msg=f"image_labels: {p['image']}: {line}", **out)
