@@ -143,7 +143,8 @@ class EvmChain:
                     max_priority_fee_per_gas=max_prio, max_cost=max_cost, ok=ok, shortfall=short)
 
     def fund(self, account, new_address, target, timeout=120, check_mode=False, reserve=0):
-        """Top `new_address` up to `target` from `account`; skip when funded."""
+        """Top `new_address` up to `target` from `account`; skip when funded. `account` keeps at least
+        `reserve` (the network's floor: it is the live signer until the new wallet is proven)."""
         self.check_chain_id()
         old = account.address
         nonce = self.wait_idle(old, timeout)
@@ -158,7 +159,8 @@ class EvmChain:
         if not plan["ok"]:
             raise TransferRefused(
                 f"{self.network}: the old wallet {old} cannot fund the new one: needs {plan['need']} + fee cap "
-                f"{plan['max_cost']} wei, has {plan['old_balance']} (short {plan['shortfall']})")
+                f"{plan['max_cost']} wei and must keep its floor {int(reserve)} wei (it stays the live signer until "
+                f"the new one is proven), has {plan['old_balance']} (short {plan['shortfall']})")
         if check_mode:
             out.update(action="would_fund", amount=plan["need"], old_after=None, new_after=None)
             return out

@@ -19,6 +19,12 @@ from ansible.module_utils.facilitator_ops.wallet.state import PENDING
 from ansible.module_utils.facilitator_ops.wallet.state import phase_of
 
 WALLET_SHAPE = ("address", "private_key")
+# On the secret (readable by every operator): "<version id> <epoch>" of the last rotation this
+# tool finished, which the recent-rotation guard reads.
+ROTATED_TAG = "facilitator-ops:rotated"
+# "<pending version id> <signature> <last valid block height>" of a Solana transfer sent and not
+# yet seen confirmed, per network and mode: a rerun checks it before sending again.
+INFLIGHT_TAG = "facilitator-ops:inflight:{mode}:{network}"
 
 
 class WalletSecretError(Exception):
@@ -51,6 +57,31 @@ class Wallet:
 
     def public(self):
         return dict(kind=self.kind, address=self.address, version_id=self.version_id)
+
+
+def rotated_of(tags):
+    """The ROTATED_TAG of a secret's tags -> {version, epoch} or None."""
+    parts = str((tags or {}).get(ROTATED_TAG) or "").split()
+    if len(parts) != 2 or not parts[1].isdigit():
+        return None
+    return dict(version=parts[0], epoch=int(parts[1]))
+
+
+class InflightRecord:
+    """What SolanaChain needs to record a transfer before sending it, bound to one secret, network and mode."""
+
+    def __init__(self, ws, mode, network, version):
+        self.ws, self.mode, self.network, self.version = ws, mode, network, version
+
+    def get(self):
+        rec = self.ws.inflight(self.mode, self.network)
+        return rec if rec and rec["version"] == self.version else None
+
+    def put(self, signature, last_valid_block_height):
+        self.ws.set_inflight(self.mode, self.network, self.version, signature, last_valid_block_height)
+
+    def clear(self):
+        self.ws.clear_inflight(self.mode, self.network)
 
 
 def generate(kind):
@@ -123,6 +154,8 @@ class WalletSecret:
         st = phase_of(d.get("VersionIdsToStages") or {})
         st["arn"] = d["ARN"]
         st["name"] = d.get("Name")
+        st["tags"] = {t.get("Key"): t.get("Value") for t in d.get("Tags") or []}
+        st["rotated"] = rotated_of(st["tags"])
         return st
 
     def read(self, version_id):
@@ -169,6 +202,29 @@ class WalletSecret:
                    MoveToVersionId=to_version, RemoveFromVersionId=from_version)
         crashpoint.wrote(f"wallet_secret_stage {self.label}: AWSCURRENT moved")
         return True
+
+    def mark_rotated(self, new_version, now):
+        """Before AWSPENDING goes: the tag the recent-rotation guard reads, on the secret itself."""
+        self._call("tag_resource", SecretId=self.arn, Tags=[{"Key": ROTATED_TAG, "Value": f"{new_version} {int(now)}"}])
+        crashpoint.wrote(f"wallet_secret_stage {self.label}: rotation recorded")
+
+    # -- Solana transfers in flight (on the secret, with the pending version)
+    def inflight(self, mode, network):
+        tags = self.state()["tags"]
+        raw = tags.get(INFLIGHT_TAG.format(mode=mode, network=network))
+        if not raw:
+            return None
+        parts = raw.split()
+        if len(parts) != 3 or not parts[2].isdigit():
+            return None
+        return dict(version=parts[0], signature=parts[1], last_valid_block_height=int(parts[2]))
+
+    def set_inflight(self, mode, network, version, signature, last_valid_block_height):
+        self._call("tag_resource", SecretId=self.arn, Tags=[{"Key": INFLIGHT_TAG.format(mode=mode, network=network),
+                                                             "Value": f"{version} {signature} {int(last_valid_block_height)}"}])
+
+    def clear_inflight(self, mode, network):
+        self._call("untag_resource", SecretId=self.arn, TagKeys=[INFLIGHT_TAG.format(mode=mode, network=network)])
 
     def remove_pending(self, version_id):
         self._call("update_secret_version_stage", SecretId=self.arn, VersionStage=PENDING,
