@@ -13,7 +13,7 @@ description:
     rotation is promoted but not finished.
   - C(rollback) moves C(AWSCURRENT) back to the old version; the new version keeps C(AWSPENDING) (and its funds), so
     a later run retries without generating or funding again.
-  - C(finish) tags the secret C(facilitator-ops:rotated) (the new version and the time: the recent-rotation guard,
+  - C(finish) tags the secret C(facilitator-ops:rotated) with the new version and the time (the recent-rotation guard,
     readable from any machine), then removes C(AWSPENDING) from the (current) new version, which ends the rotation.
   - Each action checks the versions are what the caller expects and does nothing when the state is already reached
     (idempotent). Exists because M(amazon.aws.secretsmanager_secret) cannot move staging labels. No value is read.

@@ -52,8 +52,8 @@ options:
   since:
     description:
       - Epoch seconds; only log lines after this count (the redeploy's start, or for a resumed run the start of the
-        service's running deployment). Required (> 0) with O(log_source=cloudwatch): a log group keeps lines of
-        earlier tasks that can contradict the new key.
+        service's running deployment). Required (> 0) with O(log_source=cloudwatch), since a log group keeps lines
+        of earlier tasks that can contradict the new key.
     type: float
     default: 0
   transactions:

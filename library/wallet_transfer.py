@@ -12,7 +12,7 @@ description:
     target from the old (C(AWSCURRENT)) wallet, which keeps at least the network's floor (it is the live signer until
     the new one is proven, and where a failed proof rolls back to). A network where the new wallet already holds the
     target is skipped, so a rerun never pays twice; before reading balances it waits until the sender has nothing in
-    flight (EVM: pending nonce; Solana: a transfer recorded on the secret before it was sent is settled first).
+    flight (EVM, by pending nonce; Solana, a transfer recorded on the secret before it was sent is settled first).
   - C(mode=sweep) (after the new wallet is proven live) moves the old (C(AWSPREVIOUS)) wallet's whole native balance
     minus the exact fee to the new wallet or a treasury; EVM sweeps pin the gas price (C(maxFeePerGas) ==
     C(maxPriorityFeePerGas)) so the fee is known in advance and nothing but reported dust stays. A network whose old
