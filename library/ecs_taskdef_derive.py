@@ -195,7 +195,7 @@ def main():
                                       image=image, version=new_version))
             module.exit_json(**result)
         registered = ecs.register_task_definition(aws_retry=True, **new_kwargs)["taskDefinition"]
-        crashpoint.wrote(f"ecs_taskdef_derive: registered {registered.get('family')}:{registered.get('revision')}")
+        crashpoint.wrote(f"ecs_taskdef_derive: registered a revision of {registered.get('family')}")
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
         module.fail_json_aws(e, msg="cannot register the new task definition")
     result.update(changed=True, registered=True, target=dict(taskdef_summary(registered, p["container_name"]), version=new_version))

@@ -107,6 +107,7 @@ try:
 except ImportError:
     pass
 
+from ansible.module_utils.facilitator_ops.common import crashpoint
 from ansible.module_utils.facilitator_ops.common.argspec import WALLET_CHAINS
 from ansible.module_utils.facilitator_ops.common.argspec import WALLET_KIND
 from ansible.module_utils.facilitator_ops.common.argspec import WALLET_SECRET
@@ -162,6 +163,7 @@ def main():
         if dest.lower() == old.address.lower():
             raise RotationError("destination is the old wallet itself")
         signer = old.signer()
+        crashpoint.set_scope(f"wallet_transfer {p['mode']} {label}")  # one crash point per call, whichever network sends first
         jobs, skipped = [], {}
         for name in p["network_names"]:
             net = nets[name]

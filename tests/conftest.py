@@ -17,3 +17,9 @@ ansible.module_utils.__path__.append(str(REPO / "module_utils"))
 sys.path.insert(0, str(REPO / "library"))
 sys.path.insert(0, str(REPO / "tests"))
 os.environ.setdefault("ANSIBLE_CONFIG", str(REPO / "ansible.cfg"))
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "crash: kill -9 at every changing task and two operators at once (issue 11); "
+                   "./run-tests runs them as their own step")

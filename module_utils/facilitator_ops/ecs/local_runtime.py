@@ -201,7 +201,7 @@ class Runtime:
             reason = f"CannotStartContainerError: {e.explanation or e}"
             self.say(f"{rev}: STOPPED ({reason})")
             return self._result(arn, "STOPPED", True, stopped_reason=reason, exit_code=None, logs=[], image=image)
-        crashpoint.wrote(f"ecs_local_runtime: started {rev}")
+        crashpoint.wrote(f"ecs_local_runtime: started {self.docker_name}")
         self.say(f"{rev}: started {self.docker_name} ({c.short_id}) from {image}")
 
         url = f"http://{self.bind_host}:{self.port}/health"

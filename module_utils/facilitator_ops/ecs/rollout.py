@@ -165,7 +165,7 @@ def update_service(call, cluster, service, taskdef, force_new_deployment=False, 
     if circuit_breaker:
         kwargs["deploymentConfiguration"] = {"deploymentCircuitBreaker": {"enable": True, "rollback": True}}
     svc = call("update_service", **kwargs)["service"]
-    crashpoint.wrote(f"ecs_service_rollout {service}: update-service to {revision_of(taskdef)}")
+    crashpoint.wrote(f"ecs_service_rollout {service}: update-service")
     # The deployment to watch is the PRIMARY one running `taskdef`; any other (the old revision's) is not ours.
     primary = next((d for d in svc.get("deployments") or []
                     if d.get("status") == "PRIMARY" and d.get("taskDefinition") == taskdef), {})

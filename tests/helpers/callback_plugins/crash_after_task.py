@@ -4,6 +4,7 @@ after the Nth task result (tests/helpers/crash.py enables it; never in ansible.c
 
 FACILITATOR_OPS_CRASH_DIR    where tasks.log and `killed` go
 FACILITATOR_OPS_CRASH_AFTER_TASK   N (unset: only count)
+FACILITATOR_OPS_CRASH_AFTER_CHANGED_TASK   a task name: killed after its first changed result
 
 tasks.log: "<n>\t<status>\t<task name>\t<writes before>\t<writes after>", the write counts
 being lines of writes.log (the module crash points, common/crashpoint.py) when the task
@@ -37,6 +38,7 @@ class CallbackModule(CallbackBase):
         self.dir = os.environ.get("FACILITATOR_OPS_CRASH_DIR")
         at = os.environ.get("FACILITATOR_OPS_CRASH_AFTER_TASK", "")
         self.at = int(at) if at.isdigit() else None
+        self.at_name = os.environ.get("FACILITATOR_OPS_CRASH_AFTER_CHANGED_TASK")
         self.n = 0
         self.writes_at_start = 0
 
@@ -62,7 +64,7 @@ class CallbackModule(CallbackBase):
             fh.write(f"{self.n}\t{status}\t{name}\t{self.writes_at_start}\t{self._writes()}\n")
             fh.flush()
             os.fsync(fh.fileno())
-        if self.at == self.n:
+        if self.at == self.n or (self.at_name and status == "changed" and name == self.at_name):
             with open(os.path.join(self.dir, "killed"), "w", encoding="utf-8") as fh:
                 fh.write(f"task {self.n}\n")
             os.killpg(os.getpgrp(), signal.SIGKILL)
