@@ -123,6 +123,12 @@ deployment_started:
   description: Epoch seconds the service's PRIMARY deployment was created (start-up lines before it do not count).
   returned: always
   type: float
+batch:
+  description:
+    - The rotation being resumed (the batch tag of the selected wallets mid-rotation), null when all are idle. Its
+      wallets that already finished carry C(done=true) in RV(wallets) and are not rotated again.
+  returned: always
+  type: str
 plan:
   description: Human-readable plan lines.
   returned: always
@@ -147,7 +153,9 @@ from ansible.module_utils.facilitator_ops.wallet.rotation import live_wallet_sec
 from ansible.module_utils.facilitator_ops.ecs.taskdef import DeriveError
 from ansible.module_utils.facilitator_ops.ecs.taskdef import container_named
 from ansible.module_utils.facilitator_ops.wallet.rotation import preflight_wallet
+from ansible.module_utils.facilitator_ops.wallet.rotation import done_in_batch
 from ansible.module_utils.facilitator_ops.wallet.rotation import recently_rotated
+from ansible.module_utils.facilitator_ops.wallet.rotation import rotation_batch
 from ansible.module_utils.facilitator_ops.wallet.rotation import uncovered_networks
 from ansible.module_utils.facilitator_ops.wallet.secret import WalletSecretError
 from ansible.module_utils.facilitator_ops.wallet.state import StateError
@@ -243,6 +251,9 @@ def main():
         module.fail_json(msg=f"pre-flight: {e}")
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
         module.fail_json_aws(e, msg="pre-flight: AWS call failed")
+    batch = rotation_batch(reports)
+    for r in reports:
+        r["done"] = done_in_batch(r, batch)
     module.exit_json(
         changed=False,
         task_definition=td_arn,
@@ -254,7 +265,8 @@ def main():
         warnings_list=warnings,
         dependencies=deps,
         phase=combined_phase([r["phase"] for r in reports]),
-        recent=recently_rotated(reports, p["min_interval_minutes"], time.time()),
+        recent=recently_rotated(reports, p["min_interval_minutes"], time.time(), batch),
+        batch=batch,
         deployment_started=deployment_started,
         plan=plan_lines(reports),
     )

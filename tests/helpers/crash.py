@@ -134,6 +134,11 @@ class Started:
                         tasks=_lines(self.crash_dir / "tasks.log"), seconds=round(time.monotonic() - self.t0, 1))
 
 
+# Changed tasks that only write the control node's own files (state-file cache, directories): not changes
+# to the world a crash can leave half done.
+LOCAL_ACTIONS = ("ansible.builtin.file", "ansible.builtin.copy", "file", "copy")
+
+
 def kill_points(census):
     """Every changing point of a census run, in order: ("write", label) for each module call that wrote
     (killed inside it, after the write), ("task", name) for a changed task without writes of its own
@@ -143,6 +148,8 @@ def kill_points(census):
         points.append(("write", label))
     for row in census.tasks:
         _n, status, name, before, after = row[0], row[1], row[2], int(row[3]), int(row[4])
+        if len(row) > 5 and row[5] in LOCAL_ACTIONS:
+            continue
         if status == "changed" and before == after and ("task", name) not in seen:
             seen.add(("task", name))
             points.append(("task", name, before))

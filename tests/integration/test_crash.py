@@ -188,9 +188,11 @@ class Ledger:
     def new_versions(self, secret):
         return sorted(set(self._versions(secret)) - self.versions[secret])
 
-    def started(self):
-        """Has this rotation changed anything yet? (then a rerun must resume it, never start another)"""
-        return any(self.new_versions(s) for s in self.w["secrets"])
+    def finished(self):
+        """Did this rotation finish (a new version everywhere, no AWSPENDING)? Then the same command again
+        would start another one: a rerun is the same command until then."""
+        return all(self.new_versions(s) and not any("AWSPENDING" in st for st in self._versions(s).values())
+                   for s in self.w["secrets"])
 
     def gas(self, net, addrs):
         url, addrs = self.w["anvils"].urls[net], {a.lower() for a in addrs}
@@ -257,8 +259,8 @@ def test_rotation_killed_at_every_changing_point_resumes_to_one_rotation(rworld,
     assert any(label.startswith("ecs_service_rollout") for label in labels)
     led = Ledger(w)
 
-    def vars_now():  # rotate again only while this rotation has not started
-        return {**w["vars"], "rotate_again": "no" if led.started() else "yes"}
+    def vars_now():  # the operator's same command (-e rotate_again=yes) until this rotation is over
+        return {**w["vars"], "rotate_again": "no" if led.finished() else "yes"}
 
     runs, missed = [], []
     for point in points:
@@ -325,7 +327,7 @@ def _seed_secrets(moto):
 
 def _dest_versions(dst, name):
     try:
-        return len(dst.list_secret_version_ids(SecretId=name)["Versions"])
+        return len(dst.describe_secret(SecretId=name).get("VersionIdsToStages") or {})
     except dst.exceptions.ResourceNotFoundException:
         return 0
 

@@ -22,7 +22,9 @@ from ansible.module_utils.facilitator_ops.wallet.proof import evaluate
 from ansible.module_utils.facilitator_ops.wallet.rotation import kept_addresses
 from ansible.module_utils.facilitator_ops.wallet.rotation import network_config
 from ansible.module_utils.facilitator_ops.wallet.rotation import preflight_wallet
+from ansible.module_utils.facilitator_ops.wallet.rotation import done_in_batch
 from ansible.module_utils.facilitator_ops.wallet.rotation import recently_rotated
+from ansible.module_utils.facilitator_ops.wallet.rotation import rotation_batch
 from ansible.module_utils.facilitator_ops.wallet.rpc import JsonRpc
 from ansible.module_utils.facilitator_ops.wallet.secret import InflightRecord
 from ansible.module_utils.facilitator_ops.wallet.secret import WalletSecret
@@ -56,7 +58,7 @@ def _evm_secret(sm, name="facilitator-evm-testnet-private-key"):
 def test_recent_rotation_is_read_from_the_secret_by_any_machine(sm):
     _acct, arn = _evm_secret(sm)
     ws = WalletSecret(sm, arn, "evm", aws_retry=False)
-    ws.create_pending()
+    ws.create_pending(batch="b1")
     st = ws.state()
     ws.move_current(st["new"], st["old"])
     # finish, as wallet_secret_stage does it: the tag first, then AWSPENDING goes
@@ -64,10 +66,23 @@ def test_recent_rotation_is_read_from_the_secret_by_any_machine(sm):
     ws.remove_pending(st["new"])
     # another operator: a fresh client, no local state at all
     other = WalletSecret(sm, arn, "evm", aws_retry=False).state()
-    assert other["phase"] == "idle" and other["rotated"] == {"version": st["new"], "epoch": 1_000_000}
+    assert other["phase"] == "idle" and other["rotated"] == {"version": st["new"], "epoch": 1_000_000, "batch": "b1"}
     report = {"name": "evm-testnet", "phase": "idle", "secret_name": "s", "versions": {"current": other["current"]},
               "rotated": other["rotated"]}
     assert recently_rotated([report], 60, now=1_000_000 + 300)
+
+
+def test_a_resumed_rotation_never_starts_again_a_wallet_it_finished():
+    """-e wallet=all -e rotate_again=yes killed after evm finished, solana still promoted: the same command again
+    resumes that rotation; evm (finished in it) is not rotated a second time, even with rotate_again."""
+    evm = {"name": "evm", "phase": "idle", "secret_name": "e", "versions": {"current": "v2"},
+           "rotated": {"version": "v2", "epoch": 1000, "batch": "b1"}, "batch": "b1"}
+    sol = {"name": "sol", "phase": "promoted", "secret_name": "s", "versions": {"current": "w2"}, "batch": "b1"}
+    assert rotation_batch([evm, sol]) == "b1" and done_in_batch(evm, "b1") and not done_in_batch(sol, "b1")
+    assert recently_rotated([evm, sol], 60, now=1100, batch="b1") == []  # skipped, not refused
+    # all idle: a new rotation (no batch); evm finished minutes ago is recent again
+    assert rotation_batch([evm, dict(sol, phase="idle")]) is None
+    assert recently_rotated([evm], 60, now=1100, batch=None)
 
 
 # ---------------------------------------------------------------- the old wallet keeps its floor

@@ -206,7 +206,7 @@ def preflight_wallet(w, nets, secret_client, chain_factory, dependencies=(), aws
     new = ws.read(st["new"]) if st["new"] else None
     report = dict(w, phase=st["phase"], versions=dict(current=st["current"], pending=st["pending"],
                                                       previous=st["previous"], old=st["old"], new=st["new"]),
-                  rotated=st.get("rotated"),
+                  rotated=st.get("rotated"), batch=st.get("batch"),
                   old_address=old.address, new_address=new.address if new else None, networks={}, refusals=[],
                   warnings=[], underfunded=[], dependencies=dependencies_for(old.address, dependencies, w["name"]))
     nets_of = list(w["networks"])
@@ -285,15 +285,30 @@ def _fresh_plan(chain, old_address, net):
     return dict(need=net["target"], max_cost=cap)
 
 
-def recently_rotated(reports, min_interval_minutes, now):
-    """Idle wallets whose AWSCURRENT is the version this tool finished less than
-    min_interval_minutes ago (the ROTATED_TAG on the secret, readable from any
+def rotation_batch(reports):
+    """The rotation a run resumes: the batch of the selected wallets that are mid-rotation (None: all idle,
+    a new rotation starts)."""
+    batches = sorted({r.get("batch") for r in reports if r["phase"] != "idle" and r.get("batch")})
+    return batches[0] if batches else None
+
+
+def done_in_batch(report, batch):
+    """An idle wallet that finished in the rotation being resumed: never started again by it."""
+    rec = report.get("rotated") or {}
+    return bool(batch) and report["phase"] == "idle" and rec.get("batch") == batch \
+        and rec.get("version") == report["versions"]["current"]
+
+
+def recently_rotated(reports, min_interval_minutes, now, batch=None):
+    """Idle wallets whose AWSCURRENT is the version this tool finished less
+    than min_interval_minutes ago (the ROTATED_TAG on the secret, readable from any
     machine and written before AWSPENDING is removed): running again would
-    rotate a second time."""
+    rotate a second time. Wallets done in the rotation being resumed are not
+    listed (the run skips them)."""
     out = []
     for r in reports:
         rec = r.get("rotated") or {}
-        if r["phase"] != "idle" or rec.get("version") != r["versions"]["current"]:
+        if r["phase"] != "idle" or rec.get("version") != r["versions"]["current"] or done_in_batch(r, batch):
             continue
         age = now - float(rec.get("epoch") or 0)
         if age < 60 * int(min_interval_minutes):

@@ -19,9 +19,12 @@ from ansible.module_utils.facilitator_ops.wallet.state import PENDING
 from ansible.module_utils.facilitator_ops.wallet.state import phase_of
 
 WALLET_SHAPE = ("address", "private_key")
-# On the secret (readable by every operator): "<version id> <epoch>" of the last rotation this
-# tool finished, which the recent-rotation guard reads.
+# On the secret (readable by every operator): "<version id> <epoch> <batch>" of the last rotation
+# this tool finished, which the recent-rotation guard reads.
 ROTATED_TAG = "facilitator-ops:rotated"
+# The rotation (one run's set of wallets, resumed by later runs) a secret's AWSPENDING belongs to,
+# written before AWSPENDING: a resumed run never starts a wallet again that finished in it.
+BATCH_TAG = "facilitator-ops:rotation-batch"
 # "<pending version id> <signature> <last valid block height>" of a Solana transfer sent and not
 # yet seen confirmed, per network and mode: a rerun checks it before sending again.
 INFLIGHT_TAG = "facilitator-ops:inflight:{mode}:{network}"
@@ -60,11 +63,11 @@ class Wallet:
 
 
 def rotated_of(tags):
-    """The ROTATED_TAG of a secret's tags -> {version, epoch} or None."""
+    """The ROTATED_TAG of a secret's tags -> {version, epoch, batch} or None."""
     parts = str((tags or {}).get(ROTATED_TAG) or "").split()
-    if len(parts) != 2 or not parts[1].isdigit():
+    if len(parts) not in (2, 3) or not parts[1].isdigit():
         return None
-    return dict(version=parts[0], epoch=int(parts[1]))
+    return dict(version=parts[0], epoch=int(parts[1]), batch=parts[2] if len(parts) == 3 else None)
 
 
 class InflightRecord:
@@ -156,6 +159,7 @@ class WalletSecret:
         st["name"] = d.get("Name")
         st["tags"] = {t.get("Key"): t.get("Value") for t in d.get("Tags") or []}
         st["rotated"] = rotated_of(st["tags"])
+        st["batch"] = st["tags"].get(BATCH_TAG)
         return st
 
     def read(self, version_id):
@@ -166,14 +170,17 @@ class WalletSecret:
             raise WalletSecretError(f"{self.label} ({version_id}): binary secret, expected a JSON wallet document")
         return parse_wallet(resp["SecretString"], self.kind, self.label, version_id)
 
-    def create_pending(self, check_mode=False):
+    def create_pending(self, check_mode=False, batch=None):
         """Reuse AWSPENDING when present, else generate a key and store it as
-        AWSPENDING. Returns (wallet or None in check mode, created)."""
+        AWSPENDING (after tagging the secret with the rotation `batch`).
+        Returns (wallet or None in check mode, created)."""
         st = self.state()
         if st["pending"] is not None:
             return self.read(st["pending"]), False
         if check_mode:
             return None, True
+        if batch:
+            self._call("tag_resource", SecretId=self.arn, Tags=[{"Key": BATCH_TAG, "Value": str(batch)}])
         doc = generate(self.kind)
         token = str(uuid.uuid4())
         text = json.dumps(doc)
@@ -204,8 +211,11 @@ class WalletSecret:
         return True
 
     def mark_rotated(self, new_version, now):
-        """Before AWSPENDING goes: the tag the recent-rotation guard reads, on the secret itself."""
-        self._call("tag_resource", SecretId=self.arn, Tags=[{"Key": ROTATED_TAG, "Value": f"{new_version} {int(now)}"}])
+        """Before AWSPENDING goes: the tag the recent-rotation guard reads, on the secret itself (with the
+        rotation's batch)."""
+        batch = self.state()["batch"] or "-"
+        self._call("tag_resource", SecretId=self.arn,
+                   Tags=[{"Key": ROTATED_TAG, "Value": f"{new_version} {int(now)} {batch}"}])
         crashpoint.wrote(f"wallet_secret_stage {self.label}: rotation recorded")
 
     # -- Solana transfers in flight (on the secret, with the pending version)

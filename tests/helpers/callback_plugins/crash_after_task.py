@@ -6,7 +6,7 @@ FACILITATOR_OPS_CRASH_DIR    where tasks.log and `killed` go
 FACILITATOR_OPS_CRASH_AFTER_TASK   N (unset: only count)
 FACILITATOR_OPS_CRASH_AFTER_CHANGED_TASK   a task name: killed after its first changed result
 
-tasks.log: "<n>\t<status>\t<task name>\t<writes before>\t<writes after>", the write counts
+tasks.log: "<n>\t<status>\t<task name>\t<writes before>\t<writes after>\t<action>", the write counts
 being lines of writes.log (the module crash points, common/crashpoint.py) when the task
 started and ended: a changed task without writes of its own (a bundled module) is
 killed after it returns, the others inside their writes.
@@ -61,7 +61,7 @@ class CallbackModule(CallbackBase):
             status = "changed"
         name = result._task.get_name().replace("\t", " ").replace("\n", " ")
         with open(os.path.join(self.dir, "tasks.log"), "a", encoding="utf-8") as fh:
-            fh.write(f"{self.n}\t{status}\t{name}\t{self.writes_at_start}\t{self._writes()}\n")
+            fh.write(f"{self.n}\t{status}\t{name}\t{self.writes_at_start}\t{self._writes()}\t{result._task.action}\n")
             fh.flush()
             os.fsync(fh.fileno())
         if self.at == self.n or (self.at_name and status == "changed" and name == self.at_name):
