@@ -148,7 +148,7 @@ def test_check_mode_plans_and_writes_nothing(world, tmp_path):
 def test_cross_region_copy_then_idempotent(world, tmp_path):
     run = migrate(world, tmp_path)
     assert run.rc == 0, run.tail()
-    assert run.recap["changed"] >= 4 and run.recap["failed"] == 0
+    assert run.recap["changed"] >= 3 and run.recap["failed"] == 0  # the copy, the state dir and file
     for src, dest in WALLETS.items():
         copied = world.get(dest)
         assert copied["SecretString"] == world.values[src]  # exact copy, other region
