@@ -17,6 +17,10 @@ description:
     (ECS keeps the old tasks) and reports STOPPED.
   - Does not fail on an unhealthy task (the caller's rollout waiter decides); fails only when the engine or AWS
     cannot be used.
+  - With O(health_wait) a call waits at most that long for the health check; a container not healthy yet then
+    reports C(STARTING) and its C(container_id); a next call with O(watch) set to it goes on waiting for the same
+    container (nothing restarted; O(health_timeout) counts from its start), so the role prints progress at least
+    every O(health_wait) seconds.
   - Exists because no bundled module runs a task definition, and M(community.docker.docker_container) would need
     the secret values as task arguments.
 author:
@@ -51,6 +55,17 @@ options:
     description: Seconds to wait for C(/health) to answer 200.
     type: int
     default: 90
+  health_wait:
+    description:
+      - Wait at most this many seconds for the health check in this call (C(STARTING) when not healthy yet);
+        C(0) waits up to O(health_timeout).
+    type: int
+    default: 0
+  watch:
+    description:
+      - The C(container_id) of a C(STARTING) result, to go on waiting for that container (O(state=started) only;
+        nothing is started or replaced).
+    type: str
   docker_host:
     description: Docker engine URL (default from the environment, C(DOCKER_HOST) or the local socket).
     type: str
@@ -69,11 +84,27 @@ EXAMPLES = r"""
     port: 18081
     replace_containers: [facilitator-new]
   register: runtime
+
+- name: Run it, returning after 20 s at most (STARTING while not healthy yet)
+  ecs_local_runtime:
+    task_definition: "{{ derived.target.arn }}"
+    health_wait: 20
+  register: runtime
+
+- name: Go on waiting for the same container
+  ecs_local_runtime:
+    task_definition: "{{ derived.target.arn }}"
+    health_wait: 20
+    watch: "{{ runtime.container_id }}"
+  register: runtime
+  when: runtime.health_status == 'STARTING'
 """
 
 RETURN = r"""
 health_status:
-  description: HEALTHY, STOPPED, UNHEALTHY (PLANNED in check mode, NONE for absent/info without a container).
+  description:
+    - HEALTHY, STOPPED, UNHEALTHY, or STARTING (O(health_wait) elapsed first), PLANNED in check mode, NONE for
+      absent/info without a container.
   returned: always
   type: str
 stopped_reason:
@@ -95,6 +126,10 @@ progress:
 task_definition:
   description: The task definition ARN run.
   returned: always
+  type: str
+container_id:
+  description: Short id of the runtime container (pass it as O(watch) after a C(STARTING) result).
+  returned: when a container was started or watched
   type: str
 current:
   description: The runtime container, C(task_definition), C(image), C(status), C(managed); null when there is none.
@@ -138,6 +173,8 @@ def main():
             bind_host=dict(type="str", default="127.0.0.1"),
             replace_containers=dict(type="list", elements="str", default=[]),
             health_timeout=dict(type="int", default=90),
+            health_wait=dict(type="int", default=0),
+            watch=dict(type="str"),
             docker_host=dict(type="str"),
         ),
         required_if=[("state", "started", ["task_definition"])],
@@ -172,7 +209,7 @@ def main():
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
         module.fail_json_aws(e, msg=f"cannot read task definition {p['task_definition']}")
     try:
-        result = rt.run_task(taskdef, check_mode=module.check_mode)
+        result = rt.run_task(taskdef, check_mode=module.check_mode, wait=p["health_wait"] or None, watch=p["watch"])
     except docker.errors.DockerException as e:
         module.fail_json(msg=f"Docker engine error: {e}", progress=rt.progress)
     module.exit_json(**result)

@@ -18,6 +18,10 @@ description:
     after C(--force-new-deployment), and M(community.aws.ecs_service) does not wait for a rollout at all.
   - Idempotent, the service already on O(task_definition) and no O(force_new_deployment) means no update.
     Check mode updates nothing.
+  - With O(poll_window) a call waits at most about that long; a rollout still in progress then returns
+    C(state=IN_PROGRESS) (not a failure) and a C(watch) to pass back in the next call, which goes on waiting
+    for the same rollout (no update). The role loops so that the operator sees the rollout's state at least
+    every O(poll_window) seconds instead of nothing for up to O(timeout).
   - The image and version reported are those of the container O(container_name), whose exit code is the one that
     counts for a stopped task.
 author:
@@ -58,6 +62,17 @@ options:
     description: Tasks of the new revision stopped with errors that fail the rollout.
     type: int
     default: 1
+  poll_window:
+    description:
+      - Wait at most about this many seconds in this call (polling at most every O(poll_window) seconds); a rollout
+        still in progress then returns C(state=IN_PROGRESS) and C(watch). C(0) waits up to O(timeout) in one call.
+    type: int
+    default: 0
+  watch:
+    description:
+      - The C(watch) returned by an earlier call that returned C(IN_PROGRESS). Continues waiting for that rollout
+        (the service is not updated again); O(timeout) counts from the start of the first call.
+    type: dict
   external_result:
     description: Result of M(ecs_local_runtime) that stands for the rollout (local stack only).
     type: dict
@@ -77,11 +92,32 @@ EXAMPLES = r"""
     task_definition: "{{ derived.target.arn }}"
     timeout: 900
   register: rollout
+
+- name: Roll out, returning at least every 20 s with the state (call again with the watch while IN_PROGRESS)
+  ecs_service_rollout:
+    cluster: facilitator-production
+    service: facilitator-production
+    task_definition: "{{ derived.target.arn }}"
+    poll_window: 20
+  register: rollout
+
+- name: Go on waiting for the same rollout
+  ecs_service_rollout:
+    cluster: facilitator-production
+    service: facilitator-production
+    task_definition: "{{ rollout.task_definition }}"
+    update: false
+    watch: "{{ rollout.watch }}"
+    poll_window: 20
+  register: rollout
+  when: rollout.state == 'IN_PROGRESS'
 """
 
 RETURN = r"""
 state:
-  description: COMPLETED, FAILED, ROLLED_BACK, TIMEOUT, or SKIPPED (no wait) / PLANNED (check mode).
+  description:
+    - COMPLETED, FAILED, ROLLED_BACK, TIMEOUT, or SKIPPED (no wait) / PLANNED (check mode), or IN_PROGRESS
+      (O(poll_window) elapsed; call again with C(watch)).
   returned: always
   type: str
 reason:
@@ -120,6 +156,16 @@ seconds:
   description: Seconds from the start of the module to the end of the wait.
   returned: when the rollout was waited for (or taken from O(external_result))
   type: float
+waited:
+  description: Seconds waited for this rollout so far, this call and the earlier ones of the same O(watch).
+  returned: when the rollout was waited for
+  type: float
+watch:
+  description:
+    - What a next call needs to go on waiting for this rollout, C(since) (ISO time of the update), C(started)
+      (epoch seconds), C(deployment_id), C(new_deployment).
+  returned: when the rollout was waited for
+  type: dict
 """
 
 import datetime
@@ -176,6 +222,8 @@ def main():
             timeout=dict(type="int", default=900),
             interval=dict(type="int", default=15),
             stopped_task_threshold=dict(type="int", default=1),
+            poll_window=dict(type="int", default=0),
+            watch=dict(type="dict"),
             external_result=dict(type="dict"),
         ),
         supports_check_mode=True,
@@ -211,7 +259,8 @@ def main():
         module.fail_json_aws(e, msg=f"cannot read task definition {p['task_definition']}")
     target = target_td["taskDefinitionArn"]
     same = previous == target
-    needs_update = p["update"] and (not same or p["force_new_deployment"])
+    watch = p["watch"]
+    needs_update = p["update"] and not watch and (not same or p["force_new_deployment"])
     result = dict(changed=False, updated=needs_update, previous_task_definition=previous,
                   task_definition=target, progress=[], state="SKIPPED", reason="",
                   previous=taskdef_summary(prev_td, p["container_name"], missing_ok=True),
@@ -226,7 +275,15 @@ def main():
         module.exit_json(**result)
 
     deployment_id = None
+    started = time.time()
     since = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=2)
+    new_deployment = needs_update
+    if watch:
+        # the same rollout as an earlier call: its update time, deployment and clock
+        since = datetime.datetime.fromisoformat(watch["since"])
+        started = float(watch["started"])
+        deployment_id = watch.get("deployment_id")
+        new_deployment = bool(watch.get("new_deployment"))
     if needs_update:
         try:
             svc, deployment_id = update_service(call, p["cluster"], p["service"], target,
@@ -236,6 +293,7 @@ def main():
         result["changed"] = True
         result["deployment_id"] = deployment_id
         target = svc.get("taskDefinition") or target
+        new_deployment = True
 
     if p["external_result"] is not None:
         out = from_runtime(p["external_result"], target)
@@ -244,18 +302,23 @@ def main():
             else f"{p['service']} already runs {revision_of(target)}"
         module.exit_json(**result)
     else:
+        result["watch"] = dict(since=since.isoformat(), started=started, deployment_id=deployment_id,
+                               new_deployment=new_deployment)
         try:
             out = wait_for_rollout(call, p["cluster"], p["service"], target, since, deployment_id,
                                    timeout=p["timeout"], interval=p["interval"],
                                    stopped_threshold=p["stopped_task_threshold"], container_name=p["container_name"],
-                                   new_deployment=needs_update)
+                                   new_deployment=new_deployment, window=p["poll_window"] or None,
+                                   waited=max(0.0, time.time() - started))
         except LookupError as e:
             module.fail_json(msg=str(e), **result)
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
             module.fail_json_aws(e, msg="error while waiting for the rollout")
     result.update(state=out["state"], reason=out["reason"], progress=out["progress"],
                   seconds=round(time.monotonic() - t0, 1), task_definition=target)
-    if out["state"] != "COMPLETED":
+    if "watch" in result:
+        result["waited"] = round(time.time() - started, 1)
+    if out["state"] not in ("COMPLETED", "IN_PROGRESS"):
         module.fail_json(msg=f"rollout {out['state']}: {out['reason']}", **result)
     module.exit_json(**result)
 

@@ -99,8 +99,8 @@ def image():
         pytest.skip(reason)
     # Offline when .wheels/ is complete; always rebuilds the app wheel from the current source.
     proc = subprocess.run([str(FAC / "build-wheels.sh")], capture_output=True, text=True, timeout=900)
-    if proc.returncode:
-        pytest.skip(f"could not build wheels (package index unreachable?): {proc.stderr[-500:]}")
+    # PyPI is reachable wherever the project runs (and .wheels/ is offline once complete): a failure is real.
+    assert proc.returncode == 0, f"facilitator/build-wheels.sh failed: {proc.stderr[-2000:]}"
     tag = "facilitator-ops/facilitator:test-1.92.0"
     proc = subprocess.run(
         ["docker", "build", "-q", "--network", "none", "-t", tag, "--build-arg", "FACILITATOR_VERSION=1.92.0",

@@ -43,7 +43,7 @@ def chain():
     nets = data["networks"]
     for name in ("base-sepolia", "avalanche-fuji"):
         if name not in nets:
-            pytest.skip(f"{name} missing from {chain_file}")
+            pytest.fail(f"{name} missing from {chain_file}: the chain stack was deployed without it")
         if not _rpc_alive(nets[name]["rpc_url"]):
             pytest.skip(f"{name} RPC {nets[name]['rpc_url']} not answering (chains not started?)")
     return {"networks": nets, "payer_key": key_file.read_text().strip()}
@@ -66,7 +66,7 @@ def facilitator_keys(chain):
         for acct in accounts:
             resp = w3.provider.make_request("anvil_setBalance", [acct.address, hex(10 * 10**18)])
             if "error" in resp:
-                pytest.skip(f"cannot fund a test facilitator key on {net['network']}: {resp['error']}")
+                pytest.fail(f"cannot fund a test facilitator key on {net['network']}: {resp['error']}")
     return accounts
 
 

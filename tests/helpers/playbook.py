@@ -18,7 +18,10 @@ import os
 import re
 import subprocess
 import sys
+import threading
+import time
 from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,6 +47,8 @@ class PlaybookRun:
     stdout: str
     stderr: str
     dirs: dict
+    # (seconds since the start, line) for every stdout line, when run with stamped=True
+    stamps: list = field(default_factory=list)
 
     @property
     def output(self):
@@ -62,6 +67,11 @@ class PlaybookRun:
     def tail(self, lines=60):
         return "\n".join(self.output.splitlines()[-lines:])
 
+    def stamped(self, pattern):
+        """Seconds (since the start) at which stdout lines matching the regex were printed."""
+        rx = re.compile(pattern)
+        return [t for t, line in self.stamps if rx.search(line)]
+
     def audit_records(self, name):
         path = Path(self.dirs["audit"]) / name
         if not path.exists():
@@ -69,9 +79,34 @@ class PlaybookRun:
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def _run_stamped(cmd, cwd, env, timeout):
+    """Run cmd, noting when each stdout line arrives (what an operator watching sees)."""
+    t0 = time.monotonic()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdin=subprocess.DEVNULL, bufsize=1)
+    err = []
+    reader = threading.Thread(target=lambda: err.append(proc.stderr.read()), daemon=True)
+    reader.start()
+    stamps, out = [], []
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    try:
+        for line in proc.stdout:
+            stamps.append((time.monotonic() - t0, line.rstrip("\n")))
+            out.append(line)
+        proc.wait()
+    finally:
+        timer.cancel()
+    reader.join(10)
+    return proc.returncode, "".join(out), "".join(err), stamps
+
+
 def run_playbook(playbook, tmp_path, extra_vars=None, args=(), env=None, scanner=None,
-                 inventory=None, timeout=600, verbosity="-vvv", dirs=None):
+                 inventory=None, timeout=600, verbosity="-vvv", dirs=None, stamped=False):
     """Run a playbook from the repository root; see the module docstring.
+
+    stamped=True records when each stdout line was printed (PlaybookRun.stamps),
+    to test that a long wait shows progress.
 
     extra_vars are passed as one JSON `-e` (never put a canary there: argv is
     not scanned and shows in `ps`). `dirs` reuses the temp/audit/state dirs of
@@ -111,12 +146,16 @@ def run_playbook(playbook, tmp_path, extra_vars=None, args=(), env=None, scanner
         PYTHONDONTWRITEBYTECODE="1",
     )
     run_env.update(env or {})
-    proc = subprocess.run(cmd, cwd=REPO, env=run_env, capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
-    run = PlaybookRun(cmd, proc.returncode, proc.stdout, proc.stderr, {k: str(v) for k, v in dirs.items()})
+    if stamped:
+        rc, stdout, stderr, stamps = _run_stamped(cmd, REPO, run_env, timeout)
+    else:
+        proc = subprocess.run(cmd, cwd=REPO, env=run_env, capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+        rc, stdout, stderr, stamps = proc.returncode, proc.stdout, proc.stderr, []
+    run = PlaybookRun(cmd, rc, stdout, stderr, {k: str(v) for k, v in dirs.items()}, stamps)
     if scanner is not None:
         scanner.assert_clean(
-            texts={f"{Path(playbook).name} stdout": proc.stdout, f"{Path(playbook).name} stderr": proc.stderr},
+            texts={f"{Path(playbook).name} stdout": stdout, f"{Path(playbook).name} stderr": stderr},
             trees=[dirs[k] for k in ("local_temp", "remote_temp", "tmpdir", "audit", "state")],
         )
     return run

@@ -140,8 +140,10 @@ def test_bad_version_fails_in_one_line_before_anything(moto, repository, scanner
     run = build(moto, repository, tmp_path, scanner, docker_config, extra=extra)
     assert run.rc != 0
     assert expected in run.stdout
-    assert run.recap == {"ok": 0, "changed": 0, "unreachable": 0, "failed": 1, "skipped": 0,
+    # ok 1: the role's argument spec validation; the input check fails next, before anything is read
+    assert run.recap == {"ok": 1, "changed": 0, "unreachable": 0, "failed": 1, "skipped": 0,
                          "rescued": 0, "ignored": 0}
+    assert "Validating arguments against arg spec 'main'" in run.stdout
 
 
 def test_guard_stops_a_tree_that_lost_its_branding(moto, repository, scanner, docker_config, tmp_path):

@@ -80,18 +80,37 @@ class Facilitator:
             self.proc.wait(15)
 
 
+class External:
+    """A facilitator somebody else runs (benchmarks/bench_cutover.py --new-url): never stopped here."""
+
+    def __init__(self, url):
+        self.url = url.rstrip("/")
+
+    def stop(self):
+        pass
+
+
 class Stack:
-    def __init__(self, tmp):
+    """A moto on a free port (or `endpoint`, an AWS stand-in of your own: it is
+    seeded, and its DNS and lock are reset by the tests) and two facilitator
+    processes (or `new_url` as the new one)."""
+
+    def __init__(self, tmp, endpoint=None, new_url=None):
         self.tmp = Path(tmp)
-        self.port = free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        moto = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
-        if not moto:
-            pytest.skip("moto_server is not installed")
-        self.moto_log = self.tmp / "moto.log"
-        with open(self.moto_log, "w") as fh:
-            self.moto = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", str(self.port)], stdout=fh, stderr=subprocess.STDOUT)
-        wait_http(self.endpoint + "/moto-api/", self.moto, self.moto_log)
+        self.moto = None
+        if endpoint:
+            self.endpoint = endpoint.rstrip("/")
+        else:
+            self.port = free_port()
+            self.endpoint = f"http://127.0.0.1:{self.port}"
+            moto = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
+            if not moto:
+                pytest.skip("moto_server is not installed")
+            self.moto_log = self.tmp / "moto.log"
+            with open(self.moto_log, "w") as fh:
+                self.moto = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", str(self.port)], stdout=fh,
+                                             stderr=subprocess.STDOUT)
+            wait_http(self.endpoint + "/moto-api/", self.moto, self.moto_log)
         seed = subprocess.run(
             [str(Path(sys.executable).parent / "ansible-playbook"), "playbooks/local_stack_seed.yml",
              "-e", f"aws_endpoint_url={self.endpoint}"],
@@ -114,14 +133,15 @@ class Stack:
         tg = self.elb_new.describe_target_groups(LoadBalancerArn=self.new_lb["LoadBalancerArn"])["TargetGroups"][0]
         self.elb_new.register_targets(TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": "10.42.1.20", "Port": 8080}])
         self.old = Facilitator(self.tmp)
-        self.new = Facilitator(self.tmp)
+        self.new = External(new_url) if new_url else Facilitator(self.tmp)
 
     def close(self):
         for f in ("old", "new"):
             if hasattr(self, f):
                 getattr(self, f).stop()
-        self.moto.terminate()
-        self.moto.wait(15)
+        if self.moto is not None:
+            self.moto.terminate()
+            self.moto.wait(15)
 
     # --- reading and resetting the world ---------------------------------------
     def records(self):
@@ -322,6 +342,24 @@ def test_stage_zero_rolls_back_without_a_gate(world, tmp_path):
     assert "Probe health" not in run.stdout
     again = world.cutover(tmp_path, "0")
     assert again.rc == 0 and again.recap["changed"] == 0
+
+
+def test_a_bake_prints_a_line_at_least_every_30s(world, tmp_path):
+    """One round reading every 45 s: while it waits, a line with the last reading at
+    least every dns_cutover_progress_seconds (20 s), then the round's own line."""
+    run = run_playbook("cutover.yml", tmp_path, verbosity="", stamped=True, extra_vars=world.extra(
+        "10", dns_cutover_bake_seconds=45, dns_cutover_bake_interval_seconds=45))
+    assert run.rc == 0, run.tail()
+    start = run.stamped(r"TASK \[dns_cutover : Wait for the reading of bake round 1\]")
+    waits = run.stamped(r"bake 1/1 at old 90 / new 10: next gate reading in \d+s; last reading: new weight 0%")
+    done = run.stamped(r"bake 1/1 t\+\d+s of 45s at old 90 / new 10: ")
+    assert start and len(waits) == 3 and done, run.tail()   # 20 + 20 + 5 s
+    times = [start[0]] + waits + [done[0]]
+    gaps = [round(b - a, 1) for a, b in zip(times, times[1:])]
+    assert max(gaps) <= 30, gaps
+    assert "next gate reading in 25s" in run.stdout and "next gate reading in 0s" in run.stdout
+    assert "-> OK" in flat(run.stdout)
+    assert world.shape() == {"old": 90, "new": 10}
 
 
 def test_breach_during_bake_rolls_back_by_itself(world, tmp_path):

@@ -24,6 +24,7 @@ import subprocess
 import urllib.request
 from pathlib import Path
 
+import docker
 import pytest
 
 from helpers.leakscan import LeakScanner
@@ -32,11 +33,12 @@ from helpers.moto import free_port
 from helpers.playbook import REPO
 from helpers.playbook import run_playbook
 
-docker = pytest.importorskip("docker")
 
 REGISTRY = "127.0.0.1:5001"
 BASE, NEW = f"{REGISTRY}/facilitator:1.0.0", f"{REGISTRY}/facilitator:1.1.0"
 BROKEN = f"{REGISTRY}/facilitator-test-broken:1.2.0"
+# Starts and runs but never answers /health: the wait for its health lasts the whole health timeout.
+SILENT = f"{REGISTRY}/facilitator-test-silent:1.3.0"
 FAMILY = "facilitator-production"
 REGION = "us-east-2"
 
@@ -65,14 +67,15 @@ def images():
             client.images.get(tag)
         except docker.errors.ImageNotFound:
             _build(client, tag, version)
-    try:
-        client.images.get(BROKEN)
-    except docker.errors.ImageNotFound:
-        dockerfile = (f'FROM {NEW}\nLABEL org.opencontainers.image.version=1.2.0\n'
-                      'ENTRYPOINT ["/bin/sh", "-c", "echo fatal: broken image >&2; exit 1"]\nCMD []\n')
-        subprocess.run(["docker", "build", "-q", "--network", "host", "-t", BROKEN, "-"], input=dockerfile.encode(),
-                       check=True, capture_output=True)
-    for tag in (BASE, NEW, BROKEN):  # where the deploy reads their labels
+    for tag, entrypoint, label in ((BROKEN, "echo fatal: broken image >&2; exit 1", "1.2.0"), (SILENT, "exec sleep 3600", "1.3.0")):
+        try:
+            client.images.get(tag)
+        except docker.errors.ImageNotFound:
+            dockerfile = (f'FROM {NEW}\n' + (f'LABEL org.opencontainers.image.version={label}\n' if label else '')
+                          + f'ENTRYPOINT ["/bin/sh", "-c", "{entrypoint}"]\nCMD []\n')
+            subprocess.run(["docker", "build", "-q", "--network", "host", "-t", tag, "-"], input=dockerfile.encode(),
+                           check=True, capture_output=True)
+    for tag in (BASE, NEW, BROKEN, SILENT):  # where the deploy reads their labels
         subprocess.run(["docker", "push", "-q", tag], check=True, capture_output=True)
     return client
 
@@ -111,9 +114,9 @@ def world(tmp_path_factory, images):
     moto.stop()
 
 
-def deploy(world, tmp_path, playbook="deploy.yml", args=(), dirs=None, **extra):
+def deploy(world, tmp_path, playbook="deploy.yml", args=(), dirs=None, stamped=False, **extra):
     return run_playbook(playbook, tmp_path, extra_vars={**world["vars"], **extra}, args=args,
-                        scanner=world["scanner"], dirs=dirs)
+                        scanner=world["scanner"], dirs=dirs, stamped=stamped)
 
 
 def flat(text):
@@ -192,7 +195,9 @@ def test_version_that_is_not_the_images_own_is_refused(world, tmp_path):
 
 def test_bad_input_fails_in_one_line_before_anything(world, tmp_path):
     run = deploy(world, tmp_path, version="1.x")
-    assert run.rc != 0 and run.recap["ok"] <= 1
+    # ok: the argument spec's validation and the input check, nothing else
+    assert run.rc != 0 and run.recap["ok"] <= 2, run.tail()
+    assert "Look for the state files" not in run.stdout and "What the service serves now" not in run.stdout
     assert 'deploy: invalid version "1.x"' in flat(run.output)
 
 
@@ -226,6 +231,30 @@ def test_missing_secret_is_rolled_back(world, tmp_path):
     assert service_revision(world) == 2 and live_version(world) == "1.1.0"
 
 
+def _gaps(times):
+    return [round(b - a, 1) for a, b in zip(times, times[1:])]
+
+
+def test_a_container_slow_to_get_healthy_prints_its_state_at_least_every_30s(world, tmp_path):
+    """Local runtime path: the container runs but never answers /health; while the
+    role waits the whole health timeout (50 s) it prints the runtime's state at
+    least every 30 s (20 s by default), then rolls back."""
+    run = deploy(world, tmp_path, image=SILENT, ecs_deploy_local_runtime_health_timeout=50, stamped=True)
+    assert run.rc != 0
+    started = run.stamped(r"TASK \[ecs_deploy : \(local\) Run the revision on the Docker engine, deploy ")
+    states = run.stamped(r"facilitator-production:\d+: (started|waiting for|STARTING|UNHEALTHY)")
+    unhealthy = run.stamped(r"facilitator-production:\d+: UNHEALTHY")
+    assert started and unhealthy, run.tail()
+    during = [t for t in states if started[0] <= t <= unhealthy[0]]
+    assert len(during) >= 3, (during, run.tail())
+    gaps = _gaps([started[0]] + during)
+    assert max(gaps) <= 30, gaps
+    out = flat(run.output)
+    assert "STARTING" in out and "no healthy" in out
+    assert "Task failed container health checks" in out and "rolled back to facilitator-production:2" in out
+    assert service_revision(world) == 2 and live_version(world) == "1.1.0"
+
+
 def test_rollback_goes_back_to_a_verified_revision_only(world, tmp_path):
     # revision 1 is the seeded one: nobody verified it, rollback.yml does not guess
     run = deploy(world, tmp_path, playbook="rollback.yml")
@@ -241,3 +270,22 @@ def test_rollback_goes_back_to_a_verified_revision_only(world, tmp_path):
     run = deploy(world, tmp_path, playbook="rollback.yml")
     assert run.rc == 0, run.tail()
     assert service_revision(world) == 1 and live_version(world) == "1.0.0"
+
+
+def test_an_ecs_rollout_prints_its_state_at_least_every_30s(world, tmp_path):
+    """ECS path (no local runtime): moto never moves a deployment, so the rollout
+    stays IN_PROGRESS until the timeout (70 s); the role prints its state at least
+    every 30 s meanwhile (the same loop production runs), then fails with TIMEOUT."""
+    run = deploy(world, tmp_path, version="1.0.0", force=True, ecs_deploy_local_runtime=False,
+                 ecs_deploy_timeout=70, ecs_deploy_interval=5, ecs_deploy_auto_rollback=False, ecs_deploy_verify=False,
+                 stamped=True)
+    assert run.rc != 0
+    update = run.stamped(r"TASK \[ecs_deploy : Update the service, deploy to ")
+    states = run.stamped(r"deploy: IN_PROGRESS after \d+s")
+    end = run.stamped(r"rollout TIMEOUT")
+    assert update and end, run.tail()
+    assert len(states) >= 3, run.tail()
+    gaps = _gaps([update[0]] + [t for t in states if t <= end[0]] + [end[0]])
+    assert max(gaps) <= 30, gaps
+    assert "timed out after 70s" in flat(run.output)
+    assert "NOT rolled back (ecs_deploy_auto_rollback=false)" in flat(run.output)

@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
+import docker
 import pytest
 
 from helpers.leakscan import LeakScanner
@@ -32,7 +33,6 @@ from helpers.moto import free_port
 from helpers.playbook import REPO
 from helpers.playbook import run_playbook
 
-docker = pytest.importorskip("docker")
 
 REGISTRY = "127.0.0.1:5001"
 IMAGE = f"{REGISTRY}/facilitator:1.0.0"
@@ -100,7 +100,8 @@ class Anvils:
                 except Exception:  # noqa: BLE001
                     if time.time() > deadline:
                         self.stop()
-                        pytest.skip(f"private anvil for {name} did not start")
+                        log = (self.tmp / f"anvil-{name}.log").read_text()[-1000:]
+                        pytest.fail(f"private anvil for {name} did not start within 30 s (anvil is installed):\n{log}")
                     time.sleep(0.3)
         return self
 
@@ -143,7 +144,8 @@ def world(tmp_path_factory):
                               str(tmp / "chains.json"), "--output", str(tmp / "chain.json"), "--payer-key-file",
                               str(tmp / "payer.key"), "--no-compile"], capture_output=True, text=True)
         if dep.returncode != 0:
-            pytest.skip(f"token deploy on the private chains failed: {dep.stderr[-400:]}")
+            # A failed deploy is a failure of the rotation tests, never a skip.
+            pytest.fail(f"token deploy on the private chains failed:\n{dep.stdout[-1000:]}\n{dep.stderr[-2000:]}")
         seed = run_playbook("playbooks/local_stack_seed.yml", tmp, extra_vars={"aws_endpoint_url": moto.endpoint},
                             verbosity=None)
         if seed.rc != 0:

@@ -112,9 +112,7 @@ def test_wallet_choice(rendered):
 def test_version_questions_state_the_playbooks_own_check(rendered):
     by_pb = templates_by_playbook(rendered["objects"])
     build_re = yaml.safe_load((REPO / "roles/image_build/defaults/main.yml").read_text())["image_build_version_pattern"]
-    tasks = yaml.safe_load((REPO / "roles/ecs_deploy/tasks/validate.yml").read_text())
-    deploy_re = next(t["ansible.builtin.set_fact"]["ecs_deploy_version_re"] for t in tasks
-                     if "ecs_deploy_version_re" in t.get("ansible.builtin.set_fact", {}))
+    deploy_re = yaml.safe_load((REPO / "roles/ecs_deploy/defaults/main.yml").read_text())["ecs_deploy_version_pattern"]
     for pb, pattern in (("build_image.yml", build_re), ("deploy.yml", deploy_re)):
         q = question(by_pb[pb], "version")
         assert q["type"] == "text" and q["required"] is True, pb

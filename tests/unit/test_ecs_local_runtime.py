@@ -1,9 +1,10 @@
 """The local runtime's decisions with a fake Docker engine (no network)."""
 from __future__ import annotations
 
-import pytest
+import datetime
 
-docker = pytest.importorskip("docker")
+import docker
+import pytest
 
 from ansible.module_utils.facilitator_ops.ecs import local_runtime as lr  # noqa: E402
 
@@ -65,9 +66,11 @@ class FakeContainers:
         self.run_kwargs = None
 
     def get(self, name):
-        if name not in self.by_name or self.by_name[name].removed:
+        # by name or by id, as the engine does
+        hit = self.by_name.get(name) or next((c for c in self.by_name.values() if c.short_id == name), None)
+        if hit is None or hit.removed:
             raise docker.errors.NotFound("no")
-        return self.by_name[name]
+        return hit
 
     def run(self, **kwargs):
         self.run_kwargs = kwargs
@@ -156,3 +159,71 @@ def test_check_mode_plans_and_changes_nothing():
     client = FakeDocker(containers=FakeContainers({"facilitator-new": compose}))
     out = runtime(client).run_task(TD, check_mode=True)
     assert out["health_status"] == "PLANNED" and not compose.removed and client.containers.run_kwargs is None
+
+
+# ---------------------------------------------------------------- progress while waiting for health
+
+
+def _runtime_at(client, clock, healthy, **kw):
+    return lr.Runtime(client, fetch_ok, port=18199, health_timeout=50, clock=lambda: clock["t"],
+                      sleep=lambda s: clock.__setitem__("t", clock["t"] + s), health_check=healthy,
+                      wall=lambda: 1000.0 + clock["t"], **kw)
+
+
+def test_a_slow_container_is_starting_after_the_wait_then_watched_not_restarted():
+    """The role's loop: run with wait=20 -> STARTING; watch the same container -> HEALTHY."""
+    clock = {"t": 0.0}
+    client = FakeDocker()
+    healthy_from = {"t": 30.0}
+    check = lambda url: clock["t"] >= healthy_from["t"]  # noqa: E731
+    first = _runtime_at(client, clock, check).run_task(TD, wait=20)
+    assert first["health_status"] == "STARTING" and first["changed"] and clock["t"] <= 21
+    assert "no healthy http://127.0.0.1:18199/health yet" in first["progress"][-1]
+    c = client.containers.by_name["facilitator-local-runtime"]
+    c.attrs["State"]["StartedAt"] = "1970-01-01T00:16:40.000000000Z"   # wall 1000.0: started at t=0
+    client.containers.run_kwargs = None
+    second = _runtime_at(client, clock, check).run_task(TD, wait=20, watch=first["container_id"])
+    assert second["health_status"] == "HEALTHY" and not second["changed"]
+    assert client.containers.run_kwargs is None            # nothing started the second time
+    assert not c.removed
+
+
+def test_watching_never_waits_past_the_health_timeout_counted_from_the_start():
+    clock = {"t": 0.0}
+    client = FakeDocker()
+    first = _runtime_at(client, clock, lambda url: False).run_task(TD, wait=20)
+    c = client.containers.by_name["facilitator-local-runtime"]
+    c.attrs["State"]["StartedAt"] = "1970-01-01T00:16:40Z"
+    second = _runtime_at(client, clock, lambda url: False).run_task(TD, wait=20, watch=first["container_id"])
+    assert second["health_status"] == "STARTING" and 39 <= clock["t"] <= 42
+    third = _runtime_at(client, clock, lambda url: False).run_task(TD, wait=20, watch=first["container_id"])
+    assert third["health_status"] == "UNHEALTHY" and clock["t"] <= 52   # 50 s from the start, not from this call
+    assert "within 50s" in third["stopped_reason"] and c.status == "exited"
+
+
+def test_a_watched_container_that_exited_is_stopped_not_restarted():
+    clock = {"t": 0.0}
+    client = FakeDocker(containers=FakeContainers(logs=f"key {SECRET}\nboom\n".encode()))
+    first = _runtime_at(client, clock, lambda url: False).run_task(TD, wait=5)
+    c = client.containers.by_name["facilitator-local-runtime"]
+    c.status, c.attrs["State"]["ExitCode"] = "exited", 3
+    client.containers.run_kwargs = None
+    out = _runtime_at(client, clock, lambda url: False).run_task(TD, wait=5, watch=first["container_id"])
+    assert out["health_status"] == "STOPPED" and out["exit_code"] == 3 and client.containers.run_kwargs is None
+    assert SECRET not in repr(out) and "boom" in " ".join(out["logs"])
+
+
+def test_a_watched_container_that_is_gone_is_stopped():
+    clock = {"t": 0.0}
+    client = FakeDocker()
+    out = _runtime_at(client, clock, lambda url: True).run_task(TD, wait=5, watch="deadbeef")
+    assert out["health_status"] == "STOPPED" and "is gone" in out["stopped_reason"]
+
+
+def test_started_epoch():
+    c = FakeContainer("x", {})
+    c.attrs["State"]["StartedAt"] = "2026-11-28T16:00:00.250000123Z"
+    want = datetime.datetime(2026, 11, 28, 16, 0, 0, 250000, tzinfo=datetime.timezone.utc).timestamp()
+    assert abs(lr.started_epoch(c) - want) < 1e-3
+    c.attrs["State"]["StartedAt"] = "0001-01-01T00:00:00Z"
+    assert lr.started_epoch(c) is None

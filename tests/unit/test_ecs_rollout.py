@@ -219,6 +219,73 @@ def test_local_runtime_result_is_the_rollout_result(runtime, state):
     assert r.from_runtime(runtime, NEW)["state"] == state
 
 
+# ---------------------------------------------------------------- progress while waiting
+
+
+def _stuck(rec, polls):
+    for _ in range(polls):
+        rec.poll(service([dep("ecs-svc/new", NEW, "PRIMARY", "IN_PROGRESS", 1, pending=1),
+                          dep("ecs-svc/old", OLD, "ACTIVE", "COMPLETED", 1, created=-3600)]))
+
+
+def test_window_returns_in_progress_within_the_window_recorded_ecs_responses():
+    """With a window the waiter hands back IN_PROGRESS (the role prints it) after at most the window."""
+    rec = Recording()
+    _stuck(rec, 2)
+    out = rec.wait(timeout=900, interval=15, window=20)
+    assert out["state"] == "IN_PROGRESS" and out["polls"] == 2 and rec.now <= 20
+    assert "rollout IN_PROGRESS: running 1/2, pending 1" in out["reason"]
+    assert out["progress"] == [f"[    0s] {out['reason']}"]
+
+
+@pytest.mark.parametrize("interval,window", [(15, 20), (60, 20), (2, 20), (5, 25), (1, 1)])
+def test_a_call_never_waits_longer_than_its_window(interval, window):
+    rec = Recording()
+    _stuck(rec, 40)
+    with rec.stub:
+        out = r.wait_for_rollout(rec.call, CLUSTER, SERVICE, NEW, at(0), deployment_id="ecs-svc/new", timeout=900,
+                                 interval=interval, clock=rec.clock, sleep=rec.sleep, window=window)
+    assert out["state"] == "IN_PROGRESS" and 0 < rec.now <= window
+
+
+def test_calls_chained_through_the_window_show_the_state_every_window_and_time_out_on_the_total_recorded_ecs_responses():
+    """What the role does: call, print, call again with the time already waited,
+    until TIMEOUT on the TOTAL, never more than the window between two prints."""
+    rec = Recording()
+    _stuck(rec, 200)
+    prints, waited = [], 0.0
+    with rec.stub:
+        while True:
+            before = rec.now
+            out = r.wait_for_rollout(rec.call, CLUSTER, SERVICE, NEW, at(0), deployment_id="ecs-svc/new",
+                                     timeout=120, interval=15, clock=rec.clock, sleep=rec.sleep, window=20,
+                                     waited=waited)
+            assert rec.now - before <= 20
+            prints.append((rec.now, out["state"], out["progress"]))
+            waited = rec.now
+            if out["state"] != "IN_PROGRESS":
+                break
+    assert out["state"] == "TIMEOUT" and "timed out after 120s" in out["reason"]
+    assert len(prints) >= 120 // 20
+    gaps = [b[0] - a[0] for a, b in zip(prints, prints[1:])]
+    assert max(gaps) <= 20
+    # the progress lines count from the rollout's start, not from each call
+    assert prints[-2][2][0].startswith(f"[{prints[-3][0]:5.0f}s]")
+
+
+def test_completion_inside_a_later_window_recorded_ecs_responses():
+    rec = Recording()
+    _stuck(rec, 2)
+    rec.poll(service([dep("ecs-svc/new", NEW, "PRIMARY", "COMPLETED", 2)]))
+    with rec.stub:
+        first = r.wait_for_rollout(rec.call, CLUSTER, SERVICE, NEW, at(0), deployment_id="ecs-svc/new", timeout=900,
+                                   interval=15, clock=rec.clock, sleep=rec.sleep, window=20)
+        second = r.wait_for_rollout(rec.call, CLUSTER, SERVICE, NEW, at(0), deployment_id="ecs-svc/new", timeout=900,
+                                    interval=15, clock=rec.clock, sleep=rec.sleep, window=20, waited=rec.now)
+        rec.stub.assert_no_pending_responses()
+    assert (first["state"], second["state"]) == ("IN_PROGRESS", "COMPLETED")
+
+
 # ---- issue 11: the PRIMARY deployment must run the revision this deploy registered
 
 def test_watched_deployment_of_the_old_revision_never_reads_completed():

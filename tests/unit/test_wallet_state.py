@@ -98,8 +98,8 @@ def test_wallet_documents_are_validated_without_echoing_values():
 
 @pytest.fixture
 def sm():
-    moto = pytest.importorskip("moto")
     import boto3
+    import moto
 
     with moto.mock_aws():
         yield boto3.client("secretsmanager", region_name="us-east-2")

@@ -14,6 +14,10 @@ reports health the way ECS would:
              never started (secret not resolvable, image not pullable: the
              previous container is then left running, as ECS leaves old tasks)
   UNHEALTHY  no healthy answer within `health_timeout` (container stopped)
+  STARTING   with `wait`: started (or watched) but not healthy yet after `wait`
+             seconds; call again with `watch=<container_id>` to go on waiting
+             for the same container (not restarted), so the caller can print
+             progress at least every `wait` seconds
 
 `docker_client` is a docker SDK DockerClient; `fetch_secret(region, arn,
 stage, version_id)` returns a SecretString. Secret values exist only in this
@@ -21,6 +25,7 @@ process and in the container's environment; results carry names and digests.
 """
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import time
@@ -56,6 +61,19 @@ def scrub(lines, secret_values):
     return out
 
 
+def started_epoch(container):
+    """Epoch seconds the container started (Docker's State.StartedAt), or None."""
+    raw = ((container.attrs or {}).get("State") or {}).get("StartedAt") or ""
+    if not raw or raw.startswith("0001-"):
+        return None
+    head, _, frac = raw.rstrip("Z").partition(".")
+    try:
+        ts = datetime.datetime.fromisoformat(head).replace(tzinfo=datetime.timezone.utc)
+    except ValueError:
+        return None
+    return ts.timestamp() + (float("0." + frac[:6]) if frac[:6].isdigit() else 0.0)
+
+
 def http_health(url, timeout=2.0):
     try:
         with urllib.request.urlopen(url, timeout=timeout) as r:  # noqa: S310 (local URL from inventory)
@@ -68,7 +86,7 @@ class Runtime:
     def __init__(self, docker_client, fetch_secret, container_name="facilitator", docker_name="facilitator-local-runtime",
                  port=18081, bind_host="127.0.0.1", extra_environment=None, replace_containers=(),
                  health_timeout=90, stop_timeout=15, log_lines=20, clock=time.monotonic, sleep=time.sleep,
-                 health_check=http_health):
+                 health_check=http_health, wall=time.time):
         self.docker = docker_client
         self.fetch_secret = fetch_secret
         self.container_name = container_name
@@ -83,6 +101,7 @@ class Runtime:
         self.clock = clock
         self.sleep = sleep
         self.health_check = health_check
+        self.wall = wall
         self.progress = []
         self._t0 = clock()
 
@@ -125,7 +144,11 @@ class Runtime:
                 c.remove(force=True)
         return removed
 
-    def run_task(self, taskdef, check_mode=False):
+    def run_task(self, taskdef, check_mode=False, wait=None, watch=None):
+        """Run the task definition's container and wait for its health: at most
+        `wait` seconds in this call (STARTING when still not healthy), or until
+        health_timeout. With `watch` (the container_id of a STARTING result)
+        nothing is started: the same container is waited for."""
         import docker.errors
 
         arn = taskdef.get("taskDefinitionArn")
@@ -164,6 +187,20 @@ class Runtime:
                                         image=image)
         image_id = img.id if img is not None else None
         digest = config_digest(arn, image_id, env, self.port)
+        url = f"http://{self.bind_host}:{self.port}/health"
+
+        if watch and not check_mode:
+            c = self._find(watch)
+            if c is None or (c.labels or {}).get(LABEL_CONFIG) != digest:
+                reason = f"the container {watch} started for {rev} is gone or runs another configuration"
+                self.say(f"{rev}: STOPPED: {reason}")
+                return self._result(arn, "STOPPED", False, stopped_reason=reason, exit_code=None, logs=[],
+                                    image=image)
+            started = started_epoch(c)
+            left = self.health_timeout - (self.wall() - started if started else 0)
+            self.say(f"{rev}: waiting for {self.docker_name} ({c.short_id}) to answer {url}, {max(0, left):.0f}s left")
+            return self._await_health(c, arn, rev, image, image_id, digest, secret_values, url,
+                                      deadline=self.clock() + left, wait=wait, changed=False)
 
         existing = self._find(self.docker_name)
         if existing is not None:
@@ -203,9 +240,13 @@ class Runtime:
             return self._result(arn, "STOPPED", True, stopped_reason=reason, exit_code=None, logs=[], image=image)
         crashpoint.wrote(f"ecs_local_runtime: started {self.docker_name}")
         self.say(f"{rev}: started {self.docker_name} ({c.short_id}) from {image}")
+        return self._await_health(c, arn, rev, image, image_id, digest, secret_values, url,
+                                  deadline=self.clock() + self.health_timeout, wait=wait, changed=True)
 
-        url = f"http://{self.bind_host}:{self.port}/health"
-        deadline = self.clock() + self.health_timeout
+    def _await_health(self, c, arn, rev, image, image_id, digest, secret_values, url, deadline, wait, changed):
+        """HEALTHY, STOPPED (exited) or UNHEALTHY (deadline passed: stopped), or
+        STARTING when `wait` seconds passed first."""
+        until = self.clock() + wait if wait else None
         while True:
             c.reload()
             if c.status in ("exited", "dead"):
@@ -214,19 +255,24 @@ class Runtime:
                 logs = self._logs(c, secret_values)
                 reason = f"Essential container in task exited (container {self.container_name} exit code {code})"
                 self.say(f"{rev}: STOPPED: {reason}")
-                return self._result(arn, "STOPPED", True, stopped_reason=reason, exit_code=code, logs=logs,
+                return self._result(arn, "STOPPED", changed, stopped_reason=reason, exit_code=code, logs=logs,
                                     image=image, image_id=image_id[7:19], container_id=c.short_id)
             if self.health_check(url):
                 self.say(f"{rev}: HEALTHY ({url} answered 200)")
-                return self._result(arn, "HEALTHY", True, image=image, image_id=image_id[7:19],
+                return self._result(arn, "HEALTHY", changed, image=image, image_id=image_id[7:19],
                                     config_digest=digest, container_id=c.short_id, logs=[])
             if self.clock() >= deadline:
                 logs = self._logs(c, secret_values)
                 reason = f"Task failed container health checks: no healthy {url} within {self.health_timeout}s"
                 c.stop(timeout=self.stop_timeout)
                 self.say(f"{rev}: UNHEALTHY, stopped: {reason}")
-                return self._result(arn, "UNHEALTHY", True, stopped_reason=reason, exit_code=None, logs=logs,
+                return self._result(arn, "UNHEALTHY", changed, stopped_reason=reason, exit_code=None, logs=logs,
                                     image=image, image_id=image_id[7:19], container_id=c.short_id)
+            if until is not None and self.clock() >= until:
+                self.say(f"{rev}: STARTING, {self.docker_name} ({c.short_id}) {c.status}, no healthy {url} yet "
+                         f"({max(0.0, deadline - self.clock()):.0f}s left)")
+                return self._result(arn, "STARTING", changed, image=image, image_id=image_id[7:19],
+                                    config_digest=digest, container_id=c.short_id, logs=[])
             self.sleep(1)
 
     def _logs(self, c, secret_values):

@@ -16,7 +16,9 @@ describe-services answer (plus the service's recently stopped tasks):
                (service event), or another revision became PRIMARY
   IN_PROGRESS  anything else (progress line says what is pending / draining)
 
-`wait_for_rollout()` polls it until a terminal state or the timeout (TIMEOUT).
+`wait_for_rollout()` polls it until a terminal state or the timeout (TIMEOUT),
+or, with a window, returns IN_PROGRESS after about that long so that the role
+prints the state and calls again (progress at least every window seconds).
 `call(name, **kwargs)` performs one ECS API call (the module adds retries).
 """
 from __future__ import annotations
@@ -190,9 +192,20 @@ def previous_verified(revision_arns, current_revision, tags_of):
 
 def wait_for_rollout(call, cluster, service, target_taskdef, since, deployment_id=None, timeout=900, interval=15,
                      stopped_threshold=1, container_name=None, new_deployment=True, clock=time.monotonic,
-                     sleep=time.sleep):
-    """Poll until a terminal state. Returns dict(state, reason, progress=[lines], polls, seconds)."""
-    start = clock()
+                     sleep=time.sleep, window=None, waited=0.0):
+    """Poll until a terminal state or the timeout (TIMEOUT). Returns dict(state,
+    reason, progress=[lines], polls, seconds).
+
+    `waited`: seconds an earlier call already waited for this rollout (they
+    count against the timeout and in the progress lines). With `window`, this
+    call returns IN_PROGRESS once it has waited about that long (polling at
+    most every `window` seconds): the caller prints the state and calls again,
+    so an operator sees the rollout at least every `window` seconds.
+    """
+    call_start = clock()
+    start = call_start - float(waited)
+    if window:
+        interval = min(interval, window)
     progress, last_line, polls = [], None, 0
     while True:
         polls += 1
@@ -211,6 +224,9 @@ def wait_for_rollout(call, cluster, service, target_taskdef, since, deployment_i
             return dict(state="TIMEOUT",
                         reason=f"timed out after {timeout}s waiting for {revision_of(target_taskdef)}: {obs['line']}",
                         progress=progress, polls=polls, seconds=round(elapsed, 1))
+        if window and polls > 1 and clock() - call_start + interval > window:
+            return dict(state="IN_PROGRESS", reason=obs["line"], progress=progress, polls=polls,
+                        seconds=round(elapsed, 1))
         sleep(interval)
 
 

@@ -1,0 +1,68 @@
+# -*- coding: utf-8 -*-
+# GPL-3.0-or-later
+"""Filters of the wallet_rotation role: the operator's input and the wallets it
+selects, and where the start-up lines are read from. Pure functions of their
+arguments (unit-tested in tests/unit/test_filters_wallet_rotation.py).
+"""
+from __future__ import annotations
+
+import re
+
+SELECT = ("evm", "solana", "all")
+TRUE = ("yes", "true", "1", "on", "y", "t")
+EVM_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+SOLANA_PUBKEY = re.compile(r"^[1-9A-HJ-NP-Za-km-z]{32,44}$")
+
+
+def _s(value):
+    return "" if value is None else str(value).strip()
+
+
+def _b(value):
+    return value if isinstance(value, bool) else _s(value).lower() in TRUE
+
+
+def wallet_rotation_input(select, wallets, treasury=None, ack_dependencies=False, rotate_again=False,
+                          environment=""):
+    """-e wallet (evm, solana, all or one wallet's name) / treasury_* / ack_dependencies / rotate_again,
+    normalised and checked against the configured wallets (types are the argument spec's).
+    Returns select, selected (wallet names), ack, again and error ("" or one line)."""
+    sel = _s(select).lower()
+    wallets = list(wallets or [])
+    treasury = treasury or {}
+    env = environment or "this environment"
+    out = dict(select=sel, selected=[], ack=_b(ack_dependencies), again=_b(rotate_again), error="")
+    evm, sol = _s(treasury.get("evm")), _s(treasury.get("solana"))
+    names = [_s(w.get("name")).lower() for w in wallets]
+    if sel not in SELECT and sel not in names:
+        out["error"] = (f"rotate_wallet: -e wallet={_s(select)} is not one of evm, solana, all"
+                        + "".join(f", {n}" for n in names))
+    elif (evm and not EVM_ADDRESS.match(evm)) or (sol and not SOLANA_PUBKEY.match(sol)):
+        out["error"] = "rotate_wallet: -e treasury_evm must be a 0x address, -e treasury_solana a base58 public key"
+    elif not wallets:
+        out["error"] = (f"rotate_wallet: no wallet configured for {env} "
+                        "(wallet_rotation_wallets in inventories/<env>/group_vars/facilitator/wallet_rotation.yml)")
+    else:
+        out["selected"] = [w.get("name") for w in wallets
+                           if sel in ("all", _s(w.get("kind")).lower(), _s(w.get("name")).lower())]
+        if not out["selected"]:
+            out["error"] = f"rotate_wallet: no {sel} wallet configured for {env}"
+    return out
+
+
+def wallet_rotation_awslogs(preflight, container):
+    """Where the facilitator container logs (its awslogs options in the running
+    task definition): group, stream_prefix (<prefix>/<container>, as ECS names
+    the streams) and region; "" for what is not configured."""
+    options = ((preflight or {}).get("log_configuration") or {}).get("options") or {}
+    prefix = options.get("awslogs-stream-prefix")
+    return dict(group=_s(options.get("awslogs-group")), region=_s(options.get("awslogs-region")),
+                stream_prefix=f"{prefix}/{container}" if prefix is not None else "")
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "wallet_rotation_input": wallet_rotation_input,
+            "wallet_rotation_awslogs": wallet_rotation_awslogs,
+        }
