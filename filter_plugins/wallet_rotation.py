@@ -24,8 +24,8 @@ def _b(value):
 
 def wallet_rotation_input(select, wallets, treasury=None, ack_dependencies=False, rotate_again=False,
                           environment=""):
-    """-e wallet / treasury_* / ack_dependencies / rotate_again, normalised and
-    checked against the configured wallets (types are the argument spec's).
+    """-e wallet (evm, solana, all or one wallet's name) / treasury_* / ack_dependencies / rotate_again,
+    normalised and checked against the configured wallets (types are the argument spec's).
     Returns select, selected (wallet names), ack, again and error ("" or one line)."""
     sel = _s(select).lower()
     wallets = list(wallets or [])
@@ -33,15 +33,18 @@ def wallet_rotation_input(select, wallets, treasury=None, ack_dependencies=False
     env = environment or "this environment"
     out = dict(select=sel, selected=[], ack=_b(ack_dependencies), again=_b(rotate_again), error="")
     evm, sol = _s(treasury.get("evm")), _s(treasury.get("solana"))
-    if sel not in SELECT:
-        out["error"] = f"rotate_wallet: -e wallet={_s(select)} is not one of evm, solana, all"
+    names = [_s(w.get("name")).lower() for w in wallets]
+    if sel not in SELECT and sel not in names:
+        out["error"] = (f"rotate_wallet: -e wallet={_s(select)} is not one of evm, solana, all"
+                        + "".join(f", {n}" for n in names))
     elif (evm and not EVM_ADDRESS.match(evm)) or (sol and not SOLANA_PUBKEY.match(sol)):
         out["error"] = "rotate_wallet: -e treasury_evm must be a 0x address, -e treasury_solana a base58 public key"
     elif not wallets:
         out["error"] = (f"rotate_wallet: no wallet configured for {env} "
                         "(wallet_rotation_wallets in inventories/<env>/group_vars/facilitator/wallet_rotation.yml)")
     else:
-        out["selected"] = [w.get("name") for w in wallets if sel == "all" or w.get("kind") == sel]
+        out["selected"] = [w.get("name") for w in wallets
+                           if sel in ("all", _s(w.get("kind")).lower(), _s(w.get("name")).lower())]
         if not out["selected"]:
             out["error"] = f"rotate_wallet: no {sel} wallet configured for {env}"
     return out

@@ -30,8 +30,8 @@ options:
   task_definition:
     description:
       - Task definition ARN (or C(family:revision)) to run.
-      - C(previous) means the highest ACTIVE revision of the service's family below the current one (rollback);
-        a bare number is a revision of the service's family.
+      - C(previous) means the highest ACTIVE revision of the service's family below the current one that a deploy
+        verified (tag C(facilitator-ops:verified), rollback); a bare number is a revision of the service's family.
     type: str
     required: true
   force_new_deployment:
@@ -145,7 +145,7 @@ previous:
   returned: always
   type: dict
 target:
-  description: C(arn), C(revision), C(image), C(version) of O(task_definition).
+  description: C(arn), C(revision), C(image), C(version) of O(task_definition), C(verified) (it carries the verified tag) and C(verified_version).
   returned: always
   type: dict
 deployment_id:
@@ -174,7 +174,11 @@ import time
 from ansible.module_utils.facilitator_ops.common.argspec import ECS_CONTAINER
 from ansible.module_utils.facilitator_ops.common.argspec import ECS_SERVICE
 from ansible.module_utils.facilitator_ops.ecs.rollout import describe_service
+from ansible.module_utils.facilitator_ops.ecs.rollout import VERIFIED_TAG
+from ansible.module_utils.facilitator_ops.ecs.rollout import VERSION_TAG
 from ansible.module_utils.facilitator_ops.ecs.rollout import from_runtime
+from ansible.module_utils.facilitator_ops.ecs.rollout import previous_verified
+from ansible.module_utils.facilitator_ops.ecs.rollout import tags_dict
 from ansible.module_utils.facilitator_ops.ecs.rollout import update_service
 from ansible.module_utils.facilitator_ops.ecs.rollout import wait_for_rollout
 from ansible.module_utils.facilitator_ops.ecs.taskdef import revision_of
@@ -188,8 +192,8 @@ except ImportError:
     pass  # AnsibleAWSModule reports it
 
 
-def _previous_revision(call, current_td):
-    """Highest ACTIVE revision of the family below the current one."""
+def _previous_verified(call, current_td):
+    """Highest ACTIVE revision of the family below the current one that deploy.yml verified (its tag)."""
     arns, token = [], None
     while True:
         kwargs = dict(familyPrefix=current_td["family"], status="ACTIVE", sort="DESC")
@@ -200,9 +204,9 @@ def _previous_revision(call, current_td):
         token = out.get("nextToken")
         if not token:
             break
-    below = [a for a in arns if a.rsplit(":", 1)[0].endswith("/" + current_td["family"])
-             and int(a.rsplit(":", 1)[1]) < int(current_td["revision"])]
-    return max(below, key=lambda a: int(a.rsplit(":", 1)[1]), default=None)
+    family = [a for a in arns if a.rsplit(":", 1)[0].endswith("/" + current_td["family"])]
+    return previous_verified(family, current_td["revision"],
+                             lambda arn: tags_dict(call("list_tags_for_resource", resourceArn=arn).get("tags")))
 
 
 def main():
@@ -244,10 +248,13 @@ def main():
         if target.isdigit():
             target = f"{prev_td['family']}:{target}"
         elif target.lower() == "previous":
-            target = _previous_revision(call, prev_td)
+            target = _previous_verified(call, prev_td)
             if target is None:
-                module.fail_json(msg=f"no ACTIVE revision of {prev_td['family']} below {revision_of(previous)} to go back to")
-        target_td = call("describe_task_definition", taskDefinition=target)["taskDefinition"]
+                module.fail_json(msg=(f"no verified revision of {prev_td['family']} below {revision_of(previous)} to go "
+                                      f"back to (deploy.yml tags a revision {VERIFIED_TAG} once it verified it): pass "
+                                      f"-e to_revision=N to choose one"))
+        described = call("describe_task_definition", taskDefinition=target, include=["TAGS"])
+        target_td, target_tags = described["taskDefinition"], tags_dict(described.get("tags"))
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
         module.fail_json_aws(e, msg=f"cannot read task definition {p['task_definition']}")
     target = target_td["taskDefinitionArn"]
@@ -257,7 +264,9 @@ def main():
     result = dict(changed=False, updated=needs_update, previous_task_definition=previous,
                   task_definition=target, progress=[], state="SKIPPED", reason="",
                   previous=taskdef_summary(prev_td, p["container_name"], missing_ok=True),
-                  target=taskdef_summary(target_td, p["container_name"], missing_ok=True))
+                  target=dict(taskdef_summary(target_td, p["container_name"], missing_ok=True),
+                              verified=bool(target_tags.get(VERIFIED_TAG)),
+                              verified_version=target_tags.get(VERSION_TAG)))
     if module.check_mode:
         result.update(changed=needs_update, state="PLANNED",
                       reason=(f"would update {p['service']} {revision_of(previous)} -> {revision_of(target)}"

@@ -86,6 +86,7 @@ version_check:
 """
 
 from ansible.module_utils.facilitator_ops.common.argspec import ECS_CONTAINER
+from ansible.module_utils.facilitator_ops.common import crashpoint
 from ansible.module_utils.facilitator_ops.common.argspec import ECS_SERVICE
 from ansible.module_utils.facilitator_ops.ecs.taskdef import DeriveError
 from ansible.module_utils.facilitator_ops.ecs.taskdef import derive_task_definition
@@ -194,6 +195,7 @@ def main():
                                       image=image, version=new_version))
             module.exit_json(**result)
         registered = ecs.register_task_definition(aws_retry=True, **new_kwargs)["taskDefinition"]
+        crashpoint.wrote(f"ecs_taskdef_derive: registered a revision of {registered.get('family')}")
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
         module.fail_json_aws(e, msg="cannot register the new task definition")
     result.update(changed=True, registered=True, target=dict(taskdef_summary(registered, p["container_name"]), version=new_version))

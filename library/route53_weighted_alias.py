@@ -79,6 +79,30 @@ options:
     description: Change batch comment (who and why).
     type: str
     default: ""
+  fence:
+    description:
+      - The run lock (M(run_lock)) this write is fenced with. Right before the change batch is sent, the lock is renewed
+        with a write conditional on O(fence.token); when that fails (the lock was broken, or expired and taken) nothing
+        is sent and the task fails naming the holder. Route 53 has no conditional writes, so this is the fence.
+    type: dict
+    suboptions:
+      table:
+        description: The lock table.
+        type: str
+        required: true
+      lock_id:
+        description: The locked record name.
+        type: str
+        required: true
+      token:
+        description: This run's lock token.
+        type: str
+        required: true
+        no_log: false
+      ttl_seconds:
+        description: The lock's new lifetime from now.
+        type: int
+        default: 3600
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -93,6 +117,7 @@ EXAMPLES = r"""
     old: {alb_name: karmacadabra-alb, region: us-east-1}
     new: {alb_name: facilitator-production-alb, region: us-east-2}
     weights: {old: 90, new: 10}
+    fence: {table: facilitator-ops-locks, lock_id: facilitator.ultravioletadao.xyz, token: "{{ lock.token }}"}
 """
 
 RETURN = r"""
@@ -135,11 +160,14 @@ try:
 except ImportError:
     pass  # AnsibleAWSModule reports it
 
+from ansible.module_utils.facilitator_ops.common import lock as lock
 from ansible.module_utils.facilitator_ops.cutover import route53 as r53
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 SIDE_SPEC = dict(alb_name=dict(type="str", required=True), region=dict(type="str"), set_identifier=dict(type="str"))
+FENCE_SPEC = dict(table=dict(type="str", required=True), lock_id=dict(type="str", required=True),
+                  token=dict(type="str", required=True, no_log=False), ttl_seconds=dict(type="int", default=3600))
 
 
 def main():
@@ -156,6 +184,7 @@ def main():
             wait=dict(type="bool", default=True),
             wait_timeout=dict(type="int", default=300),
             comment=dict(type="str", default=""),
+            fence=dict(type="dict", options=FENCE_SPEC),
         ),
         mutually_exclusive=[["weights", "simple"]],
         required_one_of=[["weights", "simple"]],
@@ -210,6 +239,16 @@ def main():
         )
     if not changes or module.check_mode:
         module.exit_json(**result)
+    if p["fence"]:
+        # Only the lock's holder writes: renewed (conditional on our token) right before the batch goes.
+        f = p["fence"]
+        ddb = module.client("dynamodb", retry_decorator=retry)
+        try:
+            lock.renew(ddb, f["table"], f["lock_id"], f["token"], f["ttl_seconds"], aws_retry=True, purpose="cutover")
+        except lock.LockLost as e:
+            module.fail_json(msg=f"{p['record']}: NOT SENT, this run no longer holds the lock: {e}", lost=True, **result)
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+            module.fail_json_aws(e, msg=f"{p['record']}: cannot check the cutover lock (nothing sent)")
     try:
         result["change"] = r53.apply_changes(
             route53, zone_id, changes, comment=p["comment"], wait=p["wait"], timeout=p["wait_timeout"], aws_retry=True

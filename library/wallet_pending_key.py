@@ -23,6 +23,11 @@ options:
   expected_old_address:
     description: The address pre-flight saw as the current wallet; refuses when it changed since.
     type: str
+  batch:
+    description:
+      - The rotation this key belongs to (one id for the wallets a run rotates), tagged on the secret before the key
+        is stored; a resumed run never rotates again a wallet that finished in the same rotation.
+    type: str
 extends_documentation_fragment:
   - facilitator_wallet
   - facilitator_wallet.kind
@@ -78,6 +83,7 @@ def main():
             **WALLET_SECRET,
             **WALLET_KIND,
             expected_old_address=dict(type="str"),
+            batch=dict(type="str"),
         ),
         supports_check_mode=True,
     )
@@ -95,7 +101,7 @@ def main():
             if old.address.lower() != p["expected_old_address"].lower():
                 module.fail_json(msg=f"{label}: AWSCURRENT holds {old.address}, pre-flight saw "
                                      f"{p['expected_old_address']}: the secret changed under this run; rerun")
-        wallet, created = ws.create_pending(check_mode=module.check_mode)
+        wallet, created = ws.create_pending(check_mode=module.check_mode, batch=p["batch"])
     except (WalletSecretError, StateError) as e:
         module.fail_json(msg=str(e) if str(e).startswith(label) else f"{label}: {e}")
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:

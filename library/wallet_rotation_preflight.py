@@ -37,9 +37,8 @@ options:
     elements: dict
     default: []
   select:
-    description: Which wallet kinds to rotate.
+    description: Which wallets to rotate, C(evm), C(solana), C(all) or one wallet's C(name).
     type: str
-    choices: [evm, solana, all]
     default: all
   served_networks:
     description:
@@ -53,12 +52,10 @@ options:
     description: The network catalogue (C(facilitator_network_catalog)) giving each network's C(kind) and C(tier).
     type: dict
     default: {}
-  last_rotations:
-    description: What this tool recorded when it finished rotations (secret ARN -> C(finished_epoch), C(current_version)).
-    type: dict
-    default: {}
   min_interval_minutes:
-    description: An idle wallet whose current version was finished less than this ago is reported in RV(recent).
+    description:
+      - An idle wallet whose current version this tool finished less than this ago (the secret's
+        C(facilitator-ops:rotated) tag, readable from any machine) is reported in RV(recent).
     type: int
     default: 60
 extends_documentation_fragment:
@@ -122,6 +119,16 @@ recent:
   description: Wallet secrets rotated by this tool less than O(min_interval_minutes) ago (a rerun would rotate again).
   returned: always
   type: list
+deployment_started:
+  description: Epoch seconds the service's PRIMARY deployment was created (start-up lines before it do not count).
+  returned: always
+  type: float
+batch:
+  description:
+    - The rotation being resumed (the batch tag of the selected wallets mid-rotation), null when all are idle. Its
+      wallets that already finished carry C(done=true) in RV(wallets) and are not rotated again.
+  returned: always
+  type: str
 plan:
   description: Human-readable plan lines.
   returned: always
@@ -140,11 +147,15 @@ from ansible.module_utils.facilitator_ops.common.argspec import ECS_SERVICE
 from ansible.module_utils.facilitator_ops.common.argspec import WALLET_CHAINS
 from ansible.module_utils.facilitator_ops.wallet.aws import AwsContext
 from ansible.module_utils.facilitator_ops.wallet.rotation import RotationError
+from ansible.module_utils.facilitator_ops.wallet.rotation import current_address
+from ansible.module_utils.facilitator_ops.wallet.rotation import kept_addresses
 from ansible.module_utils.facilitator_ops.wallet.rotation import live_wallet_secrets
 from ansible.module_utils.facilitator_ops.ecs.taskdef import DeriveError
 from ansible.module_utils.facilitator_ops.ecs.taskdef import container_named
 from ansible.module_utils.facilitator_ops.wallet.rotation import preflight_wallet
+from ansible.module_utils.facilitator_ops.wallet.rotation import done_in_batch
 from ansible.module_utils.facilitator_ops.wallet.rotation import recently_rotated
+from ansible.module_utils.facilitator_ops.wallet.rotation import rotation_batch
 from ansible.module_utils.facilitator_ops.wallet.rotation import uncovered_networks
 from ansible.module_utils.facilitator_ops.wallet.secret import WalletSecretError
 from ansible.module_utils.facilitator_ops.wallet.state import StateError
@@ -184,10 +195,9 @@ def main():
             **WALLET_CHAINS,
             wallets=dict(type="list", elements="dict", required=True),
             dependencies=dict(type="list", elements="dict", default=[]),
-            select=dict(type="str", default="all", choices=["evm", "solana", "all"]),
+            select=dict(type="str", default="all"),
             served_networks=dict(type="list", elements="str", default=[]),
             network_catalog=dict(type="dict", default={}),
-            last_rotations=dict(type="dict", default={}),
             min_interval_minutes=dict(type="int", default=60),
         ),
         supports_check_mode=True,
@@ -196,9 +206,9 @@ def main():
     ctx = AwsContext(module)
     try:
         nets = ctx.networks(p["networks"])
-        wanted = [w for w in p["wallets"] if p["select"] == "all" or w.get("kind") == p["select"]]
+        wanted = [w for w in p["wallets"] if p["select"] in ("all", w.get("kind"), w.get("name"))]
         if not wanted:
-            module.fail_json(msg=f"no configured wallet of kind {p['select']} (wallet_rotation_wallets)")
+            module.fail_json(msg=f"no configured wallet of kind or name {p['select']} (wallet_rotation_wallets)")
         for w in wanted:
             missing = [n for n in w.get("networks") or [] if n not in nets]
             if missing:
@@ -212,6 +222,13 @@ def main():
         td = ecs.describe_task_definition(aws_retry=True, taskDefinition=td_arn)["taskDefinition"]
         container = container_named(td, p["container_name"])
         live, problems = live_wallet_secrets(container, wanted)
+        # Wallets this run leaves alone: their live addresses may keep a rotated wallet's old one in /supported.
+        others, _ = live_wallet_secrets(container, [w for w in p["wallets"] if w not in wanted])
+        kept = kept_addresses([dict(o, current_address=current_address(o, ctx.secrets)) for o in others],
+                              {w["name"] for w in wanted})
+        primary = next((d for d in services[0].get("deployments") or [] if d.get("status") == "PRIMARY"), {})
+        started = primary.get("createdAt")
+        deployment_started = started.timestamp() if hasattr(started, "timestamp") else float(started or 0)
         reports, refusals, warnings, deps = [], list(problems), [], []
         for w in live:
             gaps = uncovered_networks(w, p["served_networks"], p["network_catalog"])
@@ -221,6 +238,8 @@ def main():
                                 f"gas; add the network(s) to the wallet and wallet_rotation_networks")
             r = preflight_wallet(w, nets, ctx.secrets, lambda net: ctx.chain(net, p["rpc_timeout"]),
                                  p["dependencies"])
+            if r.get("proof_new"):
+                r["proof_new"]["kept"] = [a for a in kept.get(r["kind"], []) if a != r["new_address"]]
             reports.append(r)
             refusals += [f"{r['name']}: {x}" if not x.startswith(r["name"]) else x for x in r["refusals"]]
             warnings += [f"{r['name']}: {x}" for x in r["warnings"]]
@@ -232,6 +251,9 @@ def main():
         module.fail_json(msg=f"pre-flight: {e}")
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
         module.fail_json_aws(e, msg="pre-flight: AWS call failed")
+    batch = rotation_batch(reports)
+    for r in reports:
+        r["done"] = done_in_batch(r, batch)
     module.exit_json(
         changed=False,
         task_definition=td_arn,
@@ -243,7 +265,9 @@ def main():
         warnings_list=warnings,
         dependencies=deps,
         phase=combined_phase([r["phase"] for r in reports]),
-        recent=recently_rotated(reports, p["last_rotations"], p["min_interval_minutes"], time.time()),
+        recent=recently_rotated(reports, p["min_interval_minutes"], time.time(), batch),
+        batch=batch,
+        deployment_started=deployment_started,
         plan=plan_lines(reports),
     )
 

@@ -65,10 +65,6 @@ record:
   description: The audit record (addresses, balances, amounts, hashes; no key material).
   returned: always
   type: dict
-state_update:
-  description: Secret ARN -> finished version and time, for the recent-rotation guard.
-  returned: always
-  type: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -88,9 +84,8 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    lines, record, state_update = summarize(p["before"], p["after"], p["funded"], p["swept"], p["proof"],
-                                            p["environment"])
-    module.exit_json(changed=False, lines=lines, record=record, state_update=state_update)
+    lines, record = summarize(p["before"], p["after"], p["funded"], p["swept"], p["proof"], p["environment"])
+    module.exit_json(changed=False, lines=lines, record=record)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ description:
     rotation is promoted but not finished.
   - C(rollback) moves C(AWSCURRENT) back to the old version; the new version keeps C(AWSPENDING) (and its funds), so
     a later run retries without generating or funding again.
-  - C(finish) removes C(AWSPENDING) from the (current) new version, which ends the rotation.
+  - C(finish) tags the secret C(facilitator-ops:rotated) with the new version and the time (the recent-rotation guard,
+    readable from any machine), then removes C(AWSPENDING) from the (current) new version, which ends the rotation.
   - Each action checks the versions are what the caller expects and does nothing when the state is already reached
     (idempotent). Exists because M(amazon.aws.secretsmanager_secret) cannot move staging labels. No value is read.
 author:
@@ -52,6 +53,8 @@ phase:
   type: str
 """
 
+import time
+
 try:
     import botocore
 except ImportError:
@@ -88,6 +91,9 @@ def main():
         if op[0] == "move_current":
             ws.move_current(op[1], op[2])
         else:
+            # the recent-rotation guard's record first, on the secret (a kill between the two leaves the
+            # rotation promoted: a rerun finishes it)
+            ws.mark_rotated(op[1], time.time())
             ws.remove_pending(op[1])
         after = ws.describe().get("VersionIdsToStages") or {}
     except StateError as e:

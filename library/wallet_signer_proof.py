@@ -23,7 +23,9 @@ author:
   - facilitator-ops
 options:
   expectations:
-    description: C(wallet), C(kind), C(expect) (address that must be live), C(replaced) (address that must not), C(networks).
+    description:
+      - C(wallet), C(kind), C(expect) (address that must be live), C(replaced) (address that must not), C(networks),
+        optional C(kept) (addresses of wallets this run leaves alone, which may keep C(replaced) in C(/supported)).
     type: list
     elements: dict
     required: true
@@ -48,7 +50,10 @@ options:
     description: Region of the log group (default the module's region).
     type: str
   since:
-    description: Epoch seconds; only log lines after this count (the redeploy's start).
+    description:
+      - Epoch seconds; only log lines after this count (the redeploy's start, or for a resumed run the start of the
+        service's running deployment). Required (> 0) with O(log_source=cloudwatch), since a log group keeps lines
+        of earlier tasks that can contradict the new key.
     type: float
     default: 0
   transactions:
@@ -121,6 +126,7 @@ except ImportError:
 from ansible.module_utils.facilitator_ops.common.argspec import FACILITATOR_URL
 from ansible.module_utils.facilitator_ops.verify.probe import http_get
 from ansible.module_utils.facilitator_ops.wallet.aws import AwsContext
+from ansible.module_utils.facilitator_ops.wallet.proof import cloudwatch_lines
 from ansible.module_utils.facilitator_ops.wallet.proof import evaluate
 from ansible.module_utils.facilitator_ops.wallet.proof import parse_log_lines
 from ansible.module_utils.facilitator_ops.wallet.rotation import RotationError
@@ -140,20 +146,6 @@ def docker_lines(name, since, docker_host=None):
     kw = {"since": int(since)} if since and since > 0 else {}
     raw = c.logs(stdout=True, stderr=True, **kw).decode("utf-8", "replace")
     return raw.splitlines(), None
-
-
-def cloudwatch_lines(client, group, prefix, since):
-    kw = dict(logGroupName=group, filterPattern='"Initialized provider"', startTime=int(since * 1000))
-    if prefix:
-        kw["logStreamNamePrefix"] = prefix
-    lines = []
-    for _ in range(20):
-        resp = client.filter_log_events(aws_retry=True, **kw)
-        lines += [e.get("message", "") for e in sorted(resp.get("events") or [], key=lambda e: e.get("timestamp", 0))]
-        if not resp.get("nextToken"):
-            break
-        kw["nextToken"] = resp["nextToken"]
-    return lines
 
 
 def main():
@@ -178,6 +170,8 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
+    if p["log_source"] == "cloudwatch" and p["since"] <= 0:
+        module.fail_json(msg="wallet_signer_proof: log_source=cloudwatch needs since (the running deployment's start)")
     if module.check_mode:
         module.exit_json(changed=False, proven=None, lines=["check mode: proof not run"], wallets={})
     logs_client = None

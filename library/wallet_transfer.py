@@ -9,8 +9,10 @@ module: wallet_transfer
 short_description: Fund the new facilitator wallet from the old one, or sweep the old one, on every network in parallel
 description:
   - C(mode=fund) (rotation step "fund", before promotion) tops the new (C(AWSPENDING)) wallet up to each network's
-    target from the old (C(AWSCURRENT)) wallet. A network where the new wallet already holds the target is skipped,
-    so a rerun never pays twice; before reading balances it waits until the sender has nothing in flight.
+    target from the old (C(AWSCURRENT)) wallet, which keeps at least the network's floor (it is the live signer until
+    the new one is proven, and where a failed proof rolls back to). A network where the new wallet already holds the
+    target is skipped, so a rerun never pays twice; before reading balances it waits until the sender has nothing in
+    flight (EVM, by pending nonce; Solana, a transfer recorded on the secret before it was sent is settled first).
   - C(mode=sweep) (after the new wallet is proven live) moves the old (C(AWSPREVIOUS)) wallet's whole native balance
     minus the exact fee to the new wallet or a treasury; EVM sweeps pin the gas price (C(maxFeePerGas) ==
     C(maxPriorityFeePerGas)) so the fee is known in advance and nothing but reported dust stays. A network whose old
@@ -105,6 +107,7 @@ try:
 except ImportError:
     pass
 
+from ansible.module_utils.facilitator_ops.common import crashpoint
 from ansible.module_utils.facilitator_ops.common.argspec import WALLET_CHAINS
 from ansible.module_utils.facilitator_ops.common.argspec import WALLET_KIND
 from ansible.module_utils.facilitator_ops.common.argspec import WALLET_SECRET
@@ -115,6 +118,7 @@ from ansible.module_utils.facilitator_ops.wallet.rotation import RotationError
 from ansible.module_utils.facilitator_ops.wallet.rotation import format_result
 from ansible.module_utils.facilitator_ops.wallet.rotation import result_line
 from ansible.module_utils.facilitator_ops.wallet.rotation import transfer_all
+from ansible.module_utils.facilitator_ops.wallet.secret import InflightRecord
 from ansible.module_utils.facilitator_ops.wallet.secret import WalletSecretError
 from ansible.module_utils.facilitator_ops.wallet.state import StateError
 from ansible.module_utils.facilitator_ops.wallet.state import transfer_stage_check
@@ -159,6 +163,7 @@ def main():
         if dest.lower() == old.address.lower():
             raise RotationError("destination is the old wallet itself")
         signer = old.signer()
+        crashpoint.set_scope(f"wallet_transfer {p['mode']} {label}")  # one crash point per call, whichever network sends first
         jobs, skipped = [], {}
         for name in p["network_names"]:
             net = nets[name]
@@ -166,14 +171,17 @@ def main():
                 skipped[name] = dict(network=name, kind=net["kind"], action="skipped", reason=net["transfers_skip_reason"])
                 continue
             chain = ctx.chain(net, p["rpc_timeout"])
+            # Solana transfers are recorded on the secret (with the pending version) before they are sent.
+            extra = dict(inflight=InflightRecord(ws, p["mode"], name, p["new_version"])) if net["kind"] == "solana" else {}
             if p["mode"] == "fund":
-                def job(chain=chain, net=net):
+                # The old wallet keeps its floor: it is the live signer until the new one is proven.
+                def job(chain=chain, net=net, extra=extra):
                     return format_result(chain.fund(signer, dest, net["target"], timeout=p["timeout"],
-                                                    check_mode=module.check_mode), net)
+                                                    check_mode=module.check_mode, reserve=net["floor"], **extra), net)
             else:
-                def job(chain=chain, net=net):
+                def job(chain=chain, net=net, extra=extra):
                     return format_result(chain.sweep(signer, dest, timeout=p["timeout"], check_mode=module.check_mode,
-                                                     dust_threshold=net["dust"]), net)
+                                                     dust_threshold=net["dust"], **extra), net)
             jobs.append((name, job))
         results = transfer_all(jobs, parallel=p["parallel"])
         results.update(skipped)

@@ -22,3 +22,9 @@ sys.path.insert(0, str(REPO / "tests"))
 os.environ.setdefault("ANSIBLE_CONFIG", str(REPO / "ansible.cfg"))
 
 pytest_plugins = ["helpers.skip_policy"]
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "crash: kill -9 at every changing task and two operators at once (issue 11); "
+                   "./run-tests runs them as their own step")

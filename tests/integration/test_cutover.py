@@ -422,6 +422,34 @@ def test_concurrent_run_is_refused_naming_the_holder(world, tmp_path):
     assert world.shape() == {"old": 90, "new": 10}  # the refused run changed nothing
 
 
+def test_a_run_whose_lock_was_broken_never_writes(world, tmp_path):
+    """Someone breaks the lock (break_lock=force from another laptop) while this run reads its gate: the change
+    batch after the gate is fenced with the lock token, so nothing is sent."""
+    broken = {}
+
+    def break_it():
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            item = world.lock_item()
+            if "token" in item:
+                world.ddb.put_item(TableName=TABLE, Item=dict(item, owner={"S": "dave@laptop-d"}, token={"S": "dave"},
+                                                              expires_at={"N": str(int(time.time()) + 600)}))
+                broken["at"] = time.time()
+                return
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=break_it, daemon=True)
+    watcher.start()
+    run = world.cutover(tmp_path, "10", dns_cutover_owner="alice@laptop-a")
+    watcher.join(5)
+    assert broken, "the run never took the lock"
+    assert run.rc != 0
+    msg = one_line_error(run)
+    assert "NOT SENT, this run no longer holds the lock" in msg and "dave@laptop-d" in msg, msg
+    assert world.shape() == "simple:old"  # nothing written
+    assert world.lock_item()["owner"]["S"] == "dave@laptop-d"  # and the holder's lock is left alone
+
+
 def test_stale_lock_is_broken_only_when_asked(world, tmp_path):
     world.cutover(tmp_path, "0")  # creates the table if the tests run alone
     world.ddb.put_item(TableName=TABLE, Item={

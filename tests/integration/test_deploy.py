@@ -7,11 +7,15 @@ shared facilitator-new on :18081 is left alone). Images: the stack registry's
 facilitator:1.0.0 (the seeded revision) and 1.1.0, and a broken image (FROM
 1.1.0, exits 1 at start), built here when absent (needs facilitator/.wheels).
 
+The images are pushed to the stack registry: the deploy reads an image's version
+from its label there (never only from -e version or a local state file).
+
 In order: check mode registers nothing; a new version end to end (+ verify.yml);
-the same deploy again changes nothing; a downgrade is refused; a broken image
-and a missing secret are rolled back with the facilitator still serving;
-rollback.yml goes back one revision. Every run is -vvv and leak-scanned for the
-seeded secret values.
+the same deploy again changes nothing; a downgrade is refused; a version that is
+not the image's own is refused; a broken image and a missing secret are rolled
+back with the facilitator still serving; rollback.yml goes back to the last
+verified revision only. Every run is -vvv and leak-scanned for the seeded secret
+values.
 """
 from __future__ import annotations
 
@@ -63,13 +67,16 @@ def images():
             client.images.get(tag)
         except docker.errors.ImageNotFound:
             _build(client, tag, version)
-    for tag, entrypoint in ((BROKEN, "echo fatal: broken image >&2; exit 1"), (SILENT, "exec sleep 3600")):
+    for tag, entrypoint, label in ((BROKEN, "echo fatal: broken image >&2; exit 1", "1.2.0"), (SILENT, "exec sleep 3600", "1.3.0")):
         try:
             client.images.get(tag)
         except docker.errors.ImageNotFound:
-            dockerfile = f'FROM {NEW}\nENTRYPOINT ["/bin/sh", "-c", "{entrypoint}"]\nCMD []\n'
+            dockerfile = (f'FROM {NEW}\n' + (f'LABEL org.opencontainers.image.version={label}\n' if label else '')
+                          + f'ENTRYPOINT ["/bin/sh", "-c", "{entrypoint}"]\nCMD []\n')
             subprocess.run(["docker", "build", "-q", "--network", "host", "-t", tag, "-"], input=dockerfile.encode(),
                            check=True, capture_output=True)
+    for tag in (BASE, NEW, BROKEN, SILENT):  # where the deploy reads their labels
+        subprocess.run(["docker", "push", "-q", tag], check=True, capture_output=True)
     return client
 
 
@@ -151,8 +158,12 @@ def test_deploy_new_version_end_to_end(world, tmp_path):
     out = flat(run.stdout)
     assert "from facilitator-production:1 1.0.0" in out and "to facilitator-production:2 1.1.0" in out
     assert "result: SUCCEEDED" in flat(run.stdout)
-    (rec,) = run.audit_records("deploy.jsonl")
-    assert rec["to"]["version"] == "1.1.0" and rec["registered"] and rec["result"] == "SUCCEEDED"
+    start, rec = run.audit_records("deploy.jsonl")
+    assert start["step"] == "start" and rec["step"] == "end"
+    assert rec["to"]["version"] == "1.1.0" and rec["registered"] and rec["result"] == "SUCCEEDED" and rec["verified"]
+    tags = world["ecs"].list_tags_for_resource(resourceArn=world["ecs"].describe_services(
+        cluster=FAMILY, services=[FAMILY])["services"][0]["taskDefinition"])["tags"]
+    assert {"key": "facilitator-ops:verified", "value": "yes"} in tags
     # a new user's second step: verify.yml confirms it
     v = run_playbook("verify.yml", tmp_path, extra_vars={"facilitator_verify_base_url": world["url"],
                                                          "facilitator_expected_version": "1.1.0"})
@@ -174,6 +185,14 @@ def test_downgrade_is_refused(world, tmp_path):
     assert revisions(world) == [1, 2] and live_version(world) == "1.1.0"
 
 
+def test_version_that_is_not_the_images_own_is_refused(world, tmp_path):
+    """-e version is never trusted over the image: 1.0.0's image says it is 1.0.0."""
+    run = deploy(world, tmp_path, image=BASE, version="1.3.0")
+    assert run.rc != 0
+    assert "-e version=1.3.0 but the image says it is 1.0.0" in flat(run.output)
+    assert revisions(world) == [1, 2] and service_revision(world) == 2
+
+
 def test_bad_input_fails_in_one_line_before_anything(world, tmp_path):
     run = deploy(world, tmp_path, version="1.x")
     # ok: the argument spec's validation and the input check, nothing else
@@ -190,7 +209,7 @@ def test_broken_image_is_rolled_back(world, tmp_path):
     assert "fatal: broken image" in flat(run.output)  # the stopped container's last log lines
     assert revisions(world) == [1, 2, 3] and service_revision(world) == 2
     assert live_version(world) == "1.1.0"
-    (rec,) = run.audit_records("deploy.jsonl")
+    rec = run.audit_records("deploy.jsonl")[-1]
     assert rec["result"].startswith("FAILED") and rec["to"]["revision"] == "facilitator-production:3"
 
 
@@ -236,11 +255,21 @@ def test_a_container_slow_to_get_healthy_prints_its_state_at_least_every_30s(wor
     assert service_revision(world) == 2 and live_version(world) == "1.1.0"
 
 
-def test_rollback_playbook_goes_back_one_revision(world, tmp_path):
+def test_rollback_goes_back_to_a_verified_revision_only(world, tmp_path):
+    # revision 1 is the seeded one: nobody verified it, rollback.yml does not guess
     run = deploy(world, tmp_path, playbook="rollback.yml")
+    assert run.rc != 0
+    assert "no verified revision of facilitator-production below facilitator-production:2" in flat(run.output)
+    assert service_revision(world) == 2
+    run = deploy(world, tmp_path, playbook="rollback.yml", to_revision="1")
     assert run.rc == 0, run.tail()
     assert service_revision(world) == 1 and live_version(world) == "1.0.0"
     assert "rollback facilitator-production/facilitator-production (local): from facilitator-production:2" in flat(run.stdout)
+    # back up to 1.1.0 (revision 2, reused), then rollback.yml finds the now verified revision 1 by itself
+    assert deploy(world, tmp_path, version="1.1.0").rc == 0
+    run = deploy(world, tmp_path, playbook="rollback.yml")
+    assert run.rc == 0, run.tail()
+    assert service_revision(world) == 1 and live_version(world) == "1.0.0"
 
 
 def test_an_ecs_rollout_prints_its_state_at_least_every_30s(world, tmp_path):

@@ -284,3 +284,39 @@ def test_completion_inside_a_later_window_recorded_ecs_responses():
                                     interval=15, clock=rec.clock, sleep=rec.sleep, window=20, waited=rec.now)
         rec.stub.assert_no_pending_responses()
     assert (first["state"], second["state"]) == ("IN_PROGRESS", "COMPLETED")
+
+
+# ---- issue 11: the PRIMARY deployment must run the revision this deploy registered
+
+def test_watched_deployment_of_the_old_revision_never_reads_completed():
+    """update-service answered with a PRIMARY deployment of the OLD revision (another update won the race, or
+    ECS rolled back): its COMPLETED rollout is not this deploy's."""
+    svc = service([dep("ecs-svc/x", OLD, "PRIMARY", "COMPLETED", 2, created=10)], td=OLD)["services"][0]
+    obs = r.evaluate(svc, NEW, at(0), deployment_id="ecs-svc/x")
+    assert obs["state"] == "FAILED" and "runs facilitator-production:41, not facilitator-production:42" in obs["reason"]
+
+
+def test_completed_needs_the_primary_to_run_the_target():
+    # our deployment COMPLETED but another one (old revision) is PRIMARY: not done
+    svc = service([dep("ecs-svc/new", NEW, "ACTIVE", "COMPLETED", 2, created=5),
+                   dep("ecs-svc/old", OLD, "PRIMARY", "COMPLETED", 2, created=20)], td=OLD)["services"][0]
+    assert r.evaluate(svc, NEW, at(0), deployment_id="ecs-svc/new")["state"] != "COMPLETED"
+
+
+def test_update_service_ignores_a_primary_of_another_revision():
+    rec = Recording()
+    rec.stub.add_response(
+        "update_service",
+        {"service": service([dep("ecs-svc/old", OLD, "PRIMARY", "COMPLETED", 2)], td=OLD)["services"][0]}, None)
+    with rec.stub:
+        _, dep_id = r.update_service(rec.call, CLUSTER, SERVICE, NEW)
+    assert dep_id is None
+
+
+def test_rollback_goes_to_the_last_verified_revision_not_the_last_failed_one():
+    arns = [ARN.format(n) for n in (44, 43, 42, 41, 40)]
+    tags = {ARN.format(41): {r.VERIFIED_TAG: "yes"}, ARN.format(40): {r.VERIFIED_TAG: "yes"}}
+    # 43 and 42 were deployed, failed and rolled back: never verified
+    assert r.previous_verified(arns, 44, lambda a: tags.get(a, {})) == ARN.format(41)
+    assert r.previous_verified(arns, 41, lambda a: tags.get(a, {})) == ARN.format(40)
+    assert r.previous_verified(arns, 40, lambda a: tags.get(a, {})) is None

@@ -130,3 +130,16 @@ def test_taskdef_summary_reports_the_named_container():
     # a revision registered elsewhere (rollout's previous / target) is reported, not refused
     missing = t.taskdef_summary(CURRENT, "api", missing_ok=True)
     assert (missing["family_revision"], missing["image"], missing["version"]) == ("facilitator-production:7", None, None)
+
+
+def test_a_derived_revision_never_inherits_the_verified_tag():
+    """Found by the crash matrix: register-task-definition got the current revision's tags, so a new, never
+    verified revision carried facilitator-ops:verified and rollback.yml could go back to it."""
+    from ansible.module_utils.facilitator_ops.ecs.taskdef import derive_task_definition
+
+    current = {"family": "facilitator-production", "revision": 7,
+               "containerDefinitions": [{"name": "facilitator", "image": "r/facilitator:1.0.0"}]}
+    tags = [{"key": "team", "value": "ops"}, {"key": "facilitator-ops:verified", "value": "yes"},
+            {"key": "facilitator-ops:version", "value": "1.0.0"}]
+    new, _ = derive_task_definition(current, image="r/facilitator:1.1.0", tags=tags)
+    assert new["tags"] == [{"key": "team", "value": "ops"}]

@@ -14,6 +14,7 @@ from ansible.module_utils.facilitator_ops.secrets.copy import check_params
 from ansible.module_utils.facilitator_ops.secrets.copy import run_copy
 from ansible.module_utils.facilitator_ops.secrets.core import SecretError
 from ansible.module_utils.facilitator_ops.secrets.core import SecretStore
+from ansible.module_utils.facilitator_ops.secrets.core import SecretValue
 from ansible.module_utils.facilitator_ops.secrets.json_key import run_set_key
 
 EVM_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"
@@ -216,6 +217,8 @@ def test_key_insert_proves_other_keys_survived(stores):
     written = json.dumps(dict(rpc, base=URL))
     dst_s.add_response("put_secret_value", {"ARN": RPC_ARN, "VersionId": "22222222-2222-3333-4444-555555555555"},
                        {"SecretId": "facilitator-rpc-mainnet", "SecretString": written})
+    describe(dst_s, "facilitator-rpc-mainnet", RPC_ARN, VersionIdsToStages={
+        "22222222-2222-3333-4444-555555555555": ["AWSCURRENT"], VID: ["AWSPREVIOUS"]})
     get(dst_s, "facilitator-rpc-mainnet", RPC_ARN, written)
     p = params(name="facilitator-rpc-mainnet", source_name="karmacadabra-quicknode-base-rpc", wallet=False,
                destination_key="base", create_missing=False, tags={}, description=None)
@@ -235,6 +238,8 @@ def test_key_insert_detects_a_wiped_key(stores):
     get(dst_s, "facilitator-rpc-mainnet", RPC_ARN, json.dumps(rpc))
     dst_s.add_response("put_secret_value", {"ARN": RPC_ARN, "VersionId": "22222222-2222-3333-4444-555555555555"},
                        {"SecretId": "facilitator-rpc-mainnet", "SecretString": ANY})
+    describe(dst_s, "facilitator-rpc-mainnet", RPC_ARN, VersionIdsToStages={
+        "22222222-2222-3333-4444-555555555555": ["AWSCURRENT"], VID: ["AWSPREVIOUS"]})
     get(dst_s, "facilitator-rpc-mainnet", RPC_ARN, json.dumps({"avalanche": "https://a", "base": URL}))
     p = params(name="facilitator-rpc-mainnet", source_name="karmacadabra-quicknode-base-rpc", wallet=False,
                destination_key="base", create_missing=False, tags={}, description=None)
@@ -269,11 +274,13 @@ def test_check_params():
 
 
 class FakeStore(SecretStore):
-    """In-memory store for run_set_key (string secrets only)."""
+    """In-memory store for run_set_key (string secrets only, AWSCURRENT/AWSPREVIOUS kept like Secrets Manager)."""
 
     def __init__(self, secrets):
         super().__init__(None, retry=False)
         self.secrets = dict(secrets)
+        self.versions = {name: {"v": value} for name, value in self.secrets.items()}
+        self.stage = {name: {"AWSCURRENT": "v"} for name in self.secrets}
         self.writes = 0
 
     def _call(self, method, **kw):
@@ -284,14 +291,39 @@ class FakeStore(SecretStore):
         if method in ("describe_secret", "get_secret_value") and name not in self.secrets:
             raise ClientError({"Error": {"Code": "ResourceNotFoundException"}}, method)
         if method == "describe_secret":
-            return {"ARN": arn, "Name": name}
+            stages = {}
+            for stage, vid in self.stage.get(name, {}).items():
+                stages.setdefault(vid, []).append(stage)
+            return {"ARN": arn, "Name": name, "VersionIdsToStages": stages}
         if method == "get_secret_value":
-            return {"ARN": arn, "Name": name, "VersionId": "v", "SecretString": self.secrets[name]}
+            vid = kw.get("VersionId") or self.stage[name]["AWSCURRENT"]
+            return {"ARN": arn, "Name": name, "VersionId": vid, "SecretString": self.versions[name][vid]}
         if method in ("put_secret_value", "create_secret"):
             self.writes += 1
+            vid = f"v{self.writes}"
             self.secrets[name] = kw["SecretString"]
-            return {"ARN": arn, "VersionId": f"v{self.writes}"}
+            self.versions.setdefault(name, {})[vid] = kw["SecretString"]
+            st = self.stage.setdefault(name, {})
+            if "AWSCURRENT" in st:
+                st["AWSPREVIOUS"] = st["AWSCURRENT"]
+            st["AWSCURRENT"] = vid
+            return {"ARN": arn, "VersionId": vid}
         raise AssertionError(method)
+
+
+class Interleaving(FakeStore):
+    """Another writer's put lands between this run's read and its write, once per entry of `others`."""
+
+    def __init__(self, secrets, others):
+        super().__init__(secrets)
+        self.others = list(others)
+
+    def put(self, name, value):
+        if self.others:
+            doc = json.loads(self.secrets[name])
+            doc.update(self.others.pop(0))
+            super().put(name, SecretValue("string", json.dumps(doc)))
+        return super().put(name, value)
 
 
 def key_params(**kw):
@@ -325,3 +357,39 @@ def test_set_key_check_mode_and_guards():
     with pytest.raises(SecretError, match="cannot remove a key listed in required_keys"):
         run_set_key(key_params(key="avalanche", state="absent", value=None), store)
     assert store.writes == 0
+
+
+# ---- issue 11: compare-and-swap of the read-modify-write
+
+def test_set_key_merges_a_key_added_between_read_and_write():
+    """Someone adds `celo` after this run read the map and before it wrote: without the compare-and-swap the
+    write dropped it and the survivor proof (against this run's own read) still passed."""
+    store = Interleaving({"facilitator-rpc-mainnet": json.dumps({"avalanche": "https://a"})},
+                         others=[{"celo": "https://c"}])
+    r = run_set_key(key_params(), store)
+    assert json.loads(store.secrets["facilitator-rpc-mainnet"]) == {"avalanche": "https://a", "celo": "https://c",
+                                                                     "base": URL}
+    assert r["merged_interleaved_writes"] == 1 and r["preserved_keys"] == ["avalanche", "celo"]
+
+
+def test_copy_into_a_key_merges_interleaved_writes_too(stores):
+    src, src_s, _dst, _dst_s = stores
+    describe(src_s, "karmacadabra-quicknode-base-rpc", SRC_ARN)
+    get(src_s, "karmacadabra-quicknode-base-rpc", SRC_ARN, URL)
+    dst = Interleaving({"facilitator-rpc-mainnet": json.dumps({"avalanche": "https://a"})},
+                       others=[{"celo": "https://c", "polygon": "https://p"}])
+    p = params(name="facilitator-rpc-mainnet", source_name="karmacadabra-quicknode-base-rpc", wallet=False,
+               destination_key="base", create_missing=False, tags={}, description=None)
+    r = run_copy(p, src, dst)
+    assert json.loads(dst.secrets["facilitator-rpc-mainnet"]) == {"avalanche": "https://a", "celo": "https://c",
+                                                                   "polygon": "https://p", "base": URL}
+    assert r["merged_interleaved_writes"] == 1 and r["preserved_keys"] == ["avalanche", "celo", "polygon"]
+
+
+def test_same_key_changed_by_another_writer_fails_naming_it_and_keeps_theirs():
+    store = Interleaving({"facilitator-rpc-mainnet": json.dumps({"avalanche": "https://a", "base": "https://old"})},
+                         others=[{"base": "https://theirs", "celo": "https://c"}])
+    with pytest.raises(SecretError, match="key 'base' was changed by another writer"):
+        run_set_key(key_params(), store)
+    assert json.loads(store.secrets["facilitator-rpc-mainnet"]) == {"avalanche": "https://a",
+                                                                     "base": "https://theirs", "celo": "https://c"}

@@ -102,11 +102,12 @@ def test_dependencies_match_by_address_or_wallet():
 
 
 def test_recent_rotation_guard():
-    r = [{"name": "evm", "phase": "idle", "secret_arn": "a", "secret_name": "s", "versions": {"current": "v2"}}]
-    last = {"a": {"current_version": "v2", "finished_epoch": 1000}}
-    assert recently_rotated(r, last, 60, now=1000 + 600)  # 10 min ago
-    assert not recently_rotated(r, last, 60, now=1000 + 3601)
-    assert not recently_rotated(r, {"a": {"current_version": "v1", "finished_epoch": 1000}}, 60, now=1001)
+    r = [{"name": "evm", "phase": "idle", "secret_arn": "a", "secret_name": "s", "versions": {"current": "v2"},
+          "rotated": {"version": "v2", "epoch": 1000}}]
+    assert recently_rotated(r, 60, now=1000 + 600)  # 10 min ago
+    assert not recently_rotated(r, 60, now=1000 + 3601)
+    assert not recently_rotated([dict(r[0], rotated={"version": "v1", "epoch": 1000})], 60, now=1001)
+    assert not recently_rotated([dict(r[0], rotated=None)], 60, now=1001)
 
 
 def test_start_up_lines_and_supported_prove_or_contradict():
@@ -140,9 +141,8 @@ def test_summary_accounts_per_network():
     swept = [{"item": {"name": "evm"}, "transfers": {"base-sepolia": {"action": "swept", "amount": 9 * 10**18 - 42,
                                                                        "fee": 21, "tx": "0xs", "dust": 0,
                                                                        "recipient": "0xN"}}}]
-    lines, record, state = summarize(before, after, funded, swept, ["OK proof"], now=1000)
+    lines, record = summarize(before, after, funded, swept, ["OK proof"])
     n = record["wallets"][0]["networks"]["base-sepolia"]
     assert n["gas_spent"] == 42 and n["funded"] == 10**18 and n["dust"] == 0
     assert n["old_before"] + n["new_before"] == n["old_after"] + n["new_after"] + n["gas_spent"]
     assert "old 10 ETH -> 0 ETH" in lines[1] and "tx 0xs" in lines[1]
-    assert state == {"arn": {"current_version": "v2", "finished_epoch": 1000, "finished_at": "1970-01-01T00:16:40Z"}}

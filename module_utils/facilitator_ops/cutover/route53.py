@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import time
 
+from ansible.module_utils.facilitator_ops.common import crashpoint
 from ansible.module_utils.facilitator_ops.common.aws import retry_kw
 
 OLD = "old"
@@ -263,6 +264,7 @@ def apply_changes(route53, zone_id, changes, comment="", wait=True, timeout=300,
         batch["Comment"] = comment[:256]
     start = clock()
     resp = route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch=batch, **retry_kw(aws_retry))
+    crashpoint.wrote("route53_weighted_alias: change batch sent")
     info = resp["ChangeInfo"]
     change_id, status = info["Id"].split("/")[-1], info["Status"]
     while wait and status != "INSYNC":

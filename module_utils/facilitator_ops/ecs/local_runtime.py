@@ -32,6 +32,7 @@ import time
 import urllib.error
 import urllib.request
 
+from ansible.module_utils.facilitator_ops.common import crashpoint
 from ansible.module_utils.facilitator_ops.ecs.secrets import ResolveError
 from ansible.module_utils.facilitator_ops.ecs.taskdef import DeriveError
 from ansible.module_utils.facilitator_ops.ecs.taskdef import container_named
@@ -244,6 +245,7 @@ class Runtime:
             reason = f"CannotStartContainerError: {e.explanation or e}"
             self.say(f"{rev}: STOPPED ({reason})")
             return self._result(arn, "STOPPED", True, stopped_reason=reason, exit_code=None, logs=[], image=image)
+        crashpoint.wrote(f"ecs_local_runtime: started {self.docker_name}")
         self.say(f"{rev}: started {self.docker_name} ({c.short_id}) from {image}")
         return self._await_health(c, arn, rev, image, image_id, digest, secret_values, url,
                                   deadline=self.clock() + self.health_timeout, wait=wait, changed=True)

@@ -6,8 +6,10 @@ and returns early after --force-new-deployment; community.aws.ecs_service does
 not wait at all. `evaluate()` is the state machine over one
 describe-services answer (plus the service's recently stopped tasks):
 
-  COMPLETED    the tracked deployment is PRIMARY, rolloutState COMPLETED,
-               runningCount == desiredCount, and it is the only deployment left
+  COMPLETED    the tracked deployment runs the target task definition, is PRIMARY,
+               rolloutState COMPLETED, runningCount == desiredCount, and it is the
+               only deployment left (a COMPLETED deployment of another revision,
+               e.g. the old one the service went back to, never counts)
   FAILED       rolloutState FAILED, or tasks of the new revision stopped with an
                error (>= threshold), or the deployment vanished
   ROLLED_BACK  the deployment circuit breaker rolled the service back
@@ -24,9 +26,14 @@ from __future__ import annotations
 import datetime
 import time
 
+from ansible.module_utils.facilitator_ops.common import crashpoint
 from ansible.module_utils.facilitator_ops.ecs.taskdef import revision_of
 
 TERMINAL = ("COMPLETED", "FAILED", "ROLLED_BACK", "TIMEOUT")
+# Set on a task-definition revision once deploy.yml / rollback.yml verified the facilitator it runs:
+# what rollback.yml goes back to (readable by every operator, unlike a local file).
+VERIFIED_TAG = "facilitator-ops:verified"
+VERSION_TAG = "facilitator-ops:version"
 CIRCUIT_BREAKER_MARKERS = ("circuit breaker", "rolling back", "rolled back")
 # Stops that are not errors (scale-in, replaced by a newer deployment, operator).
 BENIGN_STOP_MARKERS = ("scaling activity initiated", "deployment", "user initiated", "service scheduler")
@@ -78,6 +85,10 @@ def evaluate(service, target_taskdef, since, deployment_id=None, stopped_tasks=(
     dep = None
     if deployment_id:
         dep = next((d for d in deps if d.get("id") == deployment_id), None)
+    if dep is not None and dep.get("taskDefinition") != target_taskdef:
+        return dict(state="FAILED", reason=(f"the deployment being watched ({dep.get('id')}) runs "
+                                            f"{revision_of(dep.get('taskDefinition'))}, not {revision_of(target_taskdef)}"),
+                    line=f"deployment {dep.get('id')} runs {revision_of(dep.get('taskDefinition'))}", deployment=dep)
     if dep is None:
         cands = [d for d in deps if d.get("taskDefinition") == target_taskdef
                  and (not new_deployment or since is None or _aware(d.get("createdAt")) is None
@@ -123,8 +134,8 @@ def evaluate(service, target_taskdef, since, deployment_id=None, stopped_tasks=(
     if others:
         line += "; draining " + ", ".join(
             f"{revision_of(d.get('taskDefinition'))} ({d.get('status')}, running {d.get('runningCount', 0)})" for d in others)
-    if (dep.get("status") == "PRIMARY" and dep.get("rolloutState") == "COMPLETED"
-            and running == desired and not others):
+    if (dep.get("status") == "PRIMARY" and primary is dep and primary.get("taskDefinition") == target_taskdef
+            and dep.get("rolloutState") == "COMPLETED" and running == desired and not others):
         return dict(state="COMPLETED", reason=f"{rev} rolled out: {running}/{desired} tasks running", line=line,
                     deployment=dep)
     return dict(state="IN_PROGRESS", reason=line, line=line, deployment=dep)
@@ -156,8 +167,27 @@ def update_service(call, cluster, service, taskdef, force_new_deployment=False, 
     if circuit_breaker:
         kwargs["deploymentConfiguration"] = {"deploymentCircuitBreaker": {"enable": True, "rollback": True}}
     svc = call("update_service", **kwargs)["service"]
-    primary = next((d for d in svc.get("deployments") or [] if d.get("status") == "PRIMARY"), {})
+    crashpoint.wrote(f"ecs_service_rollout {service}: update-service")
+    # The deployment to watch is the PRIMARY one running `taskdef`; any other (the old revision's) is not ours.
+    primary = next((d for d in svc.get("deployments") or []
+                    if d.get("status") == "PRIMARY" and d.get("taskDefinition") == taskdef), {})
     return svc, primary.get("id")
+
+
+def tags_dict(tags):
+    """ECS tag list ({key, value}) -> dict."""
+    return {t.get("key"): t.get("value") for t in tags or []}
+
+
+def previous_verified(revision_arns, current_revision, tags_of):
+    """The highest revision below `current_revision` whose tags carry VERIFIED_TAG (rollback.yml's target).
+    revision_arns: ACTIVE revisions of the family; tags_of(arn) -> tag dict. None when there is none."""
+    below = sorted((a for a in revision_arns if int(a.rsplit(":", 1)[1]) < int(current_revision)),
+                   key=lambda a: int(a.rsplit(":", 1)[1]), reverse=True)
+    for arn in below:
+        if tags_of(arn).get(VERIFIED_TAG):
+            return arn
+    return None
 
 
 def wait_for_rollout(call, cluster, service, target_taskdef, since, deployment_id=None, timeout=900, interval=15,

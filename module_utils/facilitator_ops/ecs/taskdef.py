@@ -53,11 +53,17 @@ def container_named(taskdef, name):
     return matches[0]
 
 
+# Tags this project puts on one revision about that revision (facilitator-ops:verified, :version): a new
+# revision derived from it must not inherit them (it was never verified).
+OWN_TAG_PREFIX = "facilitator-ops:"
+
+
 def registerable(taskdef, tags=None):
-    """describe-task-definition `taskDefinition` (+ tags) -> register kwargs."""
+    """describe-task-definition `taskDefinition` (+ tags, minus this project's own) -> register kwargs."""
     out = {k: copy.deepcopy(v) for k, v in taskdef.items() if k not in READ_ONLY_FIELDS and v not in (None, [], {})}
-    if tags:
-        out["tags"] = copy.deepcopy(tags)
+    kept = [copy.deepcopy(t) for t in tags or [] if not str(t.get("key", "")).startswith(OWN_TAG_PREFIX)]
+    if kept:
+        out["tags"] = kept
     return out
 
 

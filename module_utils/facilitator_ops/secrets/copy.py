@@ -23,6 +23,7 @@ from ansible.module_utils.facilitator_ops.secrets.core import preserved_keys
 from ansible.module_utils.facilitator_ops.secrets.core import source_text
 from ansible.module_utils.facilitator_ops.secrets.core import value_from
 from ansible.module_utils.facilitator_ops.secrets.core import verify_document
+from ansible.module_utils.facilitator_ops.secrets.core import write_key
 
 MODES = ("copy", "verify", "retire_source")
 def check_params(p):
@@ -230,6 +231,12 @@ def run_copy(p, src, dst, check_mode=False):
     if action == "create":
         resp = dst.create(name, new_value, p.get("description"), p.get("kms_key_id"), tags)
         result["version_id"] = resp.get("VersionId")
+    elif new_value is not None and key:
+        # compare-and-swap: an interleaved writer's change is merged, never lost (core.write_key)
+        cas = write_key(dst, name, key, new_text, dest, dest_read.get("VersionId"), overwrite=p.get("overwrite"),
+                        label=dst_label)
+        result["version_id"], before_doc = cas["version_id"], cas["before_doc"]
+        result["merged_interleaved_writes"] = cas["merges"]
     elif new_value is not None:
         resp = dst.put(name, new_value)
         result["version_id"] = resp.get("VersionId")

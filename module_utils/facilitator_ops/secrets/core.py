@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 
+from ansible.module_utils.facilitator_ops.common import crashpoint
 from ansible.module_utils.facilitator_ops.common.digests import key_digests
 from ansible.module_utils.facilitator_ops.common.digests import short
 from ansible.module_utils.facilitator_ops.common.digests import value_digest
@@ -307,19 +308,43 @@ class SecretStore:
             kwargs["KmsKeyId"] = kms_key_id
         if tags:
             kwargs["Tags"] = [{"Key": k, "Value": str(v)} for k, v in sorted(tags.items())]
-        return self._call("create_secret", **kwargs)
+        resp = self._call("create_secret", **kwargs)
+        crashpoint.wrote(f"secrets: created {name}")
+        return resp
 
     def put(self, name, value):
-        return self._call("put_secret_value", SecretId=name, **value.payload())
+        resp = self._call("put_secret_value", SecretId=name, **value.payload())
+        crashpoint.wrote(f"secrets: new version of {name}")
+        return resp
+
+    def read_version(self, name, version_id):
+        """The SecretValue of one version (None if it holds nothing)."""
+        resp = self._call("get_secret_value", SecretId=name, VersionId=version_id)
+        return SecretValue.from_response(resp)
+
+    def stages(self, name):
+        """{stage: version id} of the secret now."""
+        d = self._call("describe_secret", SecretId=name)
+        out = {}
+        for vid, stages in (d.get("VersionIdsToStages") or {}).items():
+            for stage in stages or []:
+                out[stage] = vid
+        return out
 
     def update_description(self, name, description):
-        return self._call("update_secret", SecretId=name, Description=description)
+        resp = self._call("update_secret", SecretId=name, Description=description)
+        crashpoint.wrote(f"secrets: description of {name}")
+        return resp
 
     def add_tags(self, name, tags):
-        return self._call("tag_resource", SecretId=name, Tags=[{"Key": k, "Value": str(v)} for k, v in sorted(tags.items())])
+        resp = self._call("tag_resource", SecretId=name, Tags=[{"Key": k, "Value": str(v)} for k, v in sorted(tags.items())])
+        crashpoint.wrote(f"secrets: tags of {name}")
+        return resp
 
     def schedule_deletion(self, name, recovery_window_days):
-        return self._call("delete_secret", SecretId=name, RecoveryWindowInDays=int(recovery_window_days))
+        resp = self._call("delete_secret", SecretId=name, RecoveryWindowInDays=int(recovery_window_days))
+        crashpoint.wrote(f"secrets: deletion of {name} scheduled")
+        return resp
 
 
 def metadata_changes(meta, description, tags):
@@ -334,3 +359,62 @@ def metadata_changes(meta, description, tags):
     if missing:
         changes["tags"] = missing
     return changes
+
+
+# --------------------------------------------------------------------------
+# Read-modify-write of one key with compare-and-swap
+# --------------------------------------------------------------------------
+CAS_ATTEMPTS = 5
+
+
+def _key_digest_of(doc, key):
+    if doc is None or key not in doc:
+        return None
+    return key_value_digest(doc[key])
+
+
+def write_key(store, name, key, new_text, base, base_version, delete=False, overwrite=True, label=None,
+              attempts=CAS_ATTEMPTS):
+    """Write one key of a JSON secret read as `base` (a SecretValue) at version `base_version`.
+
+    PutSecretValue has no precondition, so the swap is checked after the fact:
+    the version our write pushed to AWSPREVIOUS must be the one we read. If it
+    is not, someone wrote in between and our write dropped their change: their
+    version (now AWSPREVIOUS) is read, our one key is applied on top of it and
+    written again, until the check holds. If they changed the same key, their
+    document is put back as it was and the run fails naming the key.
+
+    Returns dict(action, before_doc (the document the final write was merged on),
+    version_id, merges (interleaved writes merged))."""
+    label = label or name
+    ours_before = _key_digest_of(base.json_object(), key)
+    ours_after = None if delete else value_digest(string_value=new_text)
+    expected_prev, merge_base, merges = base_version, base, 0
+    for _ in range(int(attempts)):
+        action, new_value, before_doc = plan_key(new_text, merge_base, key, overwrite, False, delete=delete)
+        if action == "equal":
+            if not merges:
+                return dict(action=action, before_doc=before_doc, version_id=expected_prev, merges=merges)
+            # their document already holds our value: it is what must be AWSCURRENT again
+            new_value = merge_base
+        version_id = store.put(name, new_value).get("VersionId")
+        displaced = store.stages(name).get("AWSPREVIOUS")
+        if displaced == expected_prev:
+            return dict(action=action, before_doc=before_doc, version_id=version_id, merges=merges)
+        # Interleaved: `displaced` was written after our read; our write lost whatever it changed.
+        theirs = store.read_version(name, displaced)
+        their_doc = theirs.json_object() if theirs is not None else None
+        if their_doc is None:
+            raise SecretError(f"{label}: another writer replaced the secret with a non-JSON value (version "
+                              f"{displaced}) between this run's read and write; this run's write is version "
+                              f"{version_id}: check it by hand")
+        if _key_digest_of(their_doc, key) not in (ours_before, ours_after):
+            # They changed the very key we change: put their document back, change nothing of ours.
+            store.put(name, theirs)
+            raise SecretError(f"{label}: key '{key}' was changed by another writer (version {displaced}) between this "
+                              f"run's read and write: their document is AWSCURRENT again and this run's change is "
+                              f"not applied; check the key's value and rerun")
+        merges += 1
+        merge_base, expected_prev = theirs, version_id
+    raise SecretError(f"{label}: the secret kept changing under this run ({merges} interleaved writes merged): "
+                      f"the last write is AWSCURRENT; check it and rerun")

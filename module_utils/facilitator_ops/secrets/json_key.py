@@ -16,6 +16,7 @@ from ansible.module_utils.facilitator_ops.secrets.core import plan_key
 from ansible.module_utils.facilitator_ops.secrets.core import preserved_keys
 from ansible.module_utils.facilitator_ops.secrets.core import value_from
 from ansible.module_utils.facilitator_ops.secrets.core import verify_document
+from ansible.module_utils.facilitator_ops.secrets.core import write_key
 
 def check_params(p):
     problems = []
@@ -78,9 +79,13 @@ def run_set_key(p, store, check_mode=False):
 
     if action == "create":
         resp = store.create(name, new_value, p.get("description"))
+        result["version_id"] = resp.get("VersionId")
     else:
-        resp = store.put(name, new_value)
-    result["version_id"] = resp.get("VersionId")
+        # compare-and-swap: an interleaved writer's change is merged, never lost (core.write_key)
+        cas = write_key(store, name, key, new_text, current, current_meta.get("VersionId"), delete=delete,
+                        overwrite=p.get("overwrite", True), label=label)
+        result["version_id"], before_doc = cas["version_id"], cas["before_doc"]
+        result["merged_interleaved_writes"] = cas["merges"]
 
     written, written_meta = store.read(name)
     result["arn"] = written_meta["ARN"]

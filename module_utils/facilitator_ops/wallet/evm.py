@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 
+from ansible.module_utils.facilitator_ops.common import crashpoint
 from ansible.module_utils.facilitator_ops.wallet.fees import TRANSFER_GAS
 from ansible.module_utils.facilitator_ops.wallet.fees import TransferRefused
 from ansible.module_utils.facilitator_ops.wallet.fees import effective_fee
@@ -122,6 +123,7 @@ class EvmChain:
             if "known" not in str(e).lower():
                 raise
             sent = local_hash
+        crashpoint.wrote(f"wallet_transfer {self.network}: transaction sent")
         rec = self.wait_receipt(sent or local_hash, timeout)
         if _int(rec.get("status")) != 1:
             raise RpcError(f"{self.network}: transaction {sent} reverted (status {rec.get('status')})")
@@ -141,7 +143,8 @@ class EvmChain:
                     max_priority_fee_per_gas=max_prio, max_cost=max_cost, ok=ok, shortfall=short)
 
     def fund(self, account, new_address, target, timeout=120, check_mode=False, reserve=0):
-        """Top `new_address` up to `target` from `account`; skip when funded."""
+        """Top `new_address` up to `target` from `account`; skip when funded. `account` keeps at least
+        `reserve` (the network's floor: it is the live signer until the new wallet is proven)."""
         self.check_chain_id()
         old = account.address
         nonce = self.wait_idle(old, timeout)
@@ -156,7 +159,8 @@ class EvmChain:
         if not plan["ok"]:
             raise TransferRefused(
                 f"{self.network}: the old wallet {old} cannot fund the new one: needs {plan['need']} + fee cap "
-                f"{plan['max_cost']} wei, has {plan['old_balance']} (short {plan['shortfall']})")
+                f"{plan['max_cost']} wei and must keep its floor {int(reserve)} wei (it stays the live signer until "
+                f"the new one is proven), has {plan['old_balance']} (short {plan['shortfall']})")
         if check_mode:
             out.update(action="would_fund", amount=plan["need"], old_after=None, new_after=None)
             return out

@@ -120,7 +120,9 @@ def fund_need(target, new_balance):
 
 def fund_check(old_balance, need, max_cost, reserve=0):
     """Can the old wallet pay `need` plus the fee cap and keep `reserve`?
-    Returns (ok, shortfall)."""
+    The rotation passes the network's floor as `reserve`: the old wallet is the
+    live signer until the new one is proven, and a failed proof rolls back to
+    it, so it must never be left with less. Returns (ok, shortfall)."""
     required = int(need) + int(max_cost) + int(reserve)
     short = required - int(old_balance)
     return short <= 0, max(0, short)
@@ -147,11 +149,11 @@ def solana_sweep_plan(balance, fee, min_value=1):
     return dict(value=value, fee=fee, dust=0, reason="")
 
 
-def solana_fund_check(old_balance, need, fee, new_balance):
-    """A new Solana account must end rent-exempt; the old one keeps either 0
-    or at least the rent-exempt minimum (it stays live until promotion, so it
-    must keep paying fees: we require the rent-exempt minimum)."""
-    ok, short = fund_check(old_balance, need, fee, reserve=SOLANA_RENT_EXEMPT_MIN)
+def solana_fund_check(old_balance, need, fee, new_balance, reserve=SOLANA_RENT_EXEMPT_MIN):
+    """A new Solana account must end rent-exempt; the old one stays the live fee
+    payer until the new one is proven, so it keeps `reserve` (its floor, never
+    less than the rent-exempt minimum)."""
+    ok, short = fund_check(old_balance, need, fee, reserve=max(int(reserve), SOLANA_RENT_EXEMPT_MIN))
     if int(new_balance) + int(need) < SOLANA_RENT_EXEMPT_MIN and int(need) > 0:
         return False, SOLANA_RENT_EXEMPT_MIN - int(new_balance) - int(need)
     return ok, short

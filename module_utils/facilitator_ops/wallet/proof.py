@@ -9,7 +9,14 @@ Evidence, weakest first, all public:
     read from the container's logs locally or CloudWatch Logs in AWS, only
     from tasks started after the redeploy (`since`).
 A wallet is proven when at least one source shows the expected address on
-each of its networks and no source still shows the replaced one.
+each of its networks and no source still shows the replaced one. /supported
+lists the signers of every network at once, so there the replaced address
+only contradicts when no wallet this run leaves alone still uses it (`kept`:
+e.g. the mainnet wallet sharing the old key while only testnet rotates).
+
+A resumed proof counts start-up lines only from the start of the running
+deployment (the rotation role passes it as `since`): older lines in a log
+group say nothing about the tasks running now.
 """
 from __future__ import annotations
 
@@ -51,10 +58,12 @@ def evaluate(expectations, supported_doc=None, log_view=None):
         sup_fee = sorted(fee_payers) if fee_payers else None
     for e in expectations:
         kind, exp, rep = e["kind"], e["expect"], e.get("replaced")
+        kept = e.get("kept") or []
         proven, contradicted = [], []
         live = sup_evm if kind == "evm" else sup_fee
         if live is not None:
-            if _has(live, exp, kind) and not (rep and _has(live, rep, kind)):
+            replaced_live = bool(rep) and _has(live, rep, kind) and not _has(kept, rep, kind)
+            if _has(live, exp, kind) and not replaced_live:
                 proven.append("/supported")
             else:
                 contradicted.append(f"/supported lists {', '.join(live) or 'none'}")
@@ -84,3 +93,22 @@ def evaluate(expectations, supported_doc=None, log_view=None):
         result[e["wallet"]] = dict(ok=ok, expect=exp, replaced=rep, proven_by=proven, contradicted=contradicted,
                                    networks=per_net)
     return ok_all, lines, result
+
+
+def cloudwatch_lines(client, group, prefix, since, aws_retry=True):
+    """Start-up lines of the log group since `since` (epoch seconds, required: never the whole group)."""
+    if since is None or float(since) <= 0:
+        raise ValueError("cloudwatch start-up lines need a start time (the running deployment's)")
+    kw = dict(logGroupName=group, filterPattern='"Initialized provider"', startTime=int(float(since) * 1000))
+    if prefix:
+        kw["logStreamNamePrefix"] = prefix
+    if aws_retry:
+        kw["aws_retry"] = True
+    lines = []
+    for _ in range(20):
+        resp = client.filter_log_events(**kw)
+        lines += [e.get("message", "") for e in sorted(resp.get("events") or [], key=lambda e: e.get("timestamp", 0))]
+        if not resp.get("nextToken"):
+            break
+        kw["nextToken"] = resp["nextToken"]
+    return lines

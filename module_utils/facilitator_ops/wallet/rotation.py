@@ -206,6 +206,7 @@ def preflight_wallet(w, nets, secret_client, chain_factory, dependencies=(), aws
     new = ws.read(st["new"]) if st["new"] else None
     report = dict(w, phase=st["phase"], versions=dict(current=st["current"], pending=st["pending"],
                                                       previous=st["previous"], old=st["old"], new=st["new"]),
+                  rotated=st.get("rotated"), batch=st.get("batch"),
                   old_address=old.address, new_address=new.address if new else None, networks={}, refusals=[],
                   warnings=[], underfunded=[], dependencies=dependencies_for(old.address, dependencies, w["name"]))
     nets_of = list(w["networks"])
@@ -248,20 +249,25 @@ def preflight_wallet(w, nets, secret_client, chain_factory, dependencies=(), aws
                 entry.update(status="to_sweep" if old_bal > net["dust"] else "swept")
                 continue
             if net["kind"] == "evm":
-                plan = chain.plan_fund(old.address, new.address if new else old.address, net["target"]) \
+                plan = chain.plan_fund(old.address, new.address if new else old.address, net["target"],
+                                       reserve=net["floor"]) \
                     if new is not None else _fresh_plan(chain, old.address, net)
-                need, cap = plan["need"], plan["max_cost"]
+                need, cap, keep = plan["need"], plan["max_cost"], net["floor"]
             else:
                 need = max(0, net["target"] - new_bal)
-                cap = 5000 + SOLANA_RENT_EXEMPT_MIN
+                cap = 5000
+                keep = max(net["floor"], SOLANA_RENT_EXEMPT_MIN)
             entry.update(need=need, need_fmt=fmt(need, net), fee_cap=cap, fee_cap_fmt=fmt(cap, net))
             if need == 0:
                 entry.update(status="funded")
-            elif old_bal < need + cap:
+            elif old_bal < need + cap + keep:
+                # The old wallet stays the live signer until the new one is proven (and is where a failed
+                # proof rolls back to): funding never takes it below its floor.
                 entry.update(status="cannot_fund")
                 report["refusals"].append(
                     f"{name}: the old wallet {old.address} holds {fmt(old_bal, net)}, cannot fund the new one with "
-                    f"{fmt(need, net)} + fees {fmt(cap, net)} (top it up, or lower wallet_rotation_networks.{name}.target)")
+                    f"{fmt(need, net)} + fees {fmt(cap, net)} and keep its floor {fmt(keep, net)} (it stays the live "
+                    f"signer until the new one is proven): top it up, or lower wallet_rotation_networks.{name}.target")
             else:
                 entry.update(status="to_fund")
         except (RpcError, TransferRefused, RotationError) as e:
@@ -279,17 +285,54 @@ def _fresh_plan(chain, old_address, net):
     return dict(need=net["target"], max_cost=cap)
 
 
-def recently_rotated(reports, last, min_interval_minutes, now):
+def rotation_batch(reports):
+    """The rotation a run resumes: the batch of the selected wallets that are mid-rotation (None: all idle,
+    a new rotation starts)."""
+    batches = sorted({r.get("batch") for r in reports if r["phase"] != "idle" and r.get("batch")})
+    return batches[0] if batches else None
+
+
+def done_in_batch(report, batch):
+    """An idle wallet that finished in the rotation being resumed: never started again by it."""
+    rec = report.get("rotated") or {}
+    return bool(batch) and report["phase"] == "idle" and rec.get("batch") == batch \
+        and rec.get("version") == report["versions"]["current"]
+
+
+def recently_rotated(reports, min_interval_minutes, now, batch=None):
     """Idle wallets whose AWSCURRENT is the version this tool finished less
-    than min_interval_minutes ago: running again would rotate a second time."""
+    than min_interval_minutes ago (the ROTATED_TAG on the secret, readable from any
+    machine and written before AWSPENDING is removed): running again would
+    rotate a second time. Wallets done in the rotation being resumed are not
+    listed (the run skips them)."""
     out = []
     for r in reports:
-        rec = (last or {}).get(r["secret_arn"]) or {}
-        if r["phase"] != "idle" or rec.get("current_version") != r["versions"]["current"]:
+        rec = r.get("rotated") or {}
+        if r["phase"] != "idle" or rec.get("version") != r["versions"]["current"] or done_in_batch(r, batch):
             continue
-        age = now - float(rec.get("finished_epoch") or 0)
+        age = now - float(rec.get("epoch") or 0)
         if age < 60 * int(min_interval_minutes):
             out.append(f"{r['name']} ({r['secret_name']}, {int(age // 60)} min ago)")
+    return out
+
+
+def current_address(w, secret_client, aws_retry=True):
+    """The AWSCURRENT address of a live wallet secret (None when it cannot be read)."""
+    try:
+        ws = WalletSecret(secret_client(w["region"]), w["secret_arn"], w["kind"], label=w["secret_name"],
+                          aws_retry=aws_retry)
+        return ws.read(ws.state()["current"]).address
+    except (WalletSecretError, KeyError):
+        return None
+
+
+def kept_addresses(all_reports, selected_names):
+    """Per kind, the live (AWSCURRENT) addresses of configured wallets this run does not rotate: a rotated
+    wallet's old address may legitimately stay live through them (two wallets sharing a key)."""
+    out = {}
+    for r in all_reports:
+        if r["name"] not in selected_names and r.get("current_address"):
+            out.setdefault(r["kind"], []).append(r["current_address"])
     return out
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 
+from ansible.module_utils.facilitator_ops.common import crashpoint
 from ansible.module_utils.facilitator_ops.common.digests import short
 from ansible.module_utils.facilitator_ops.common.digests import value_digest
 from ansible.module_utils.facilitator_ops.common.keys import wallet_address_matches
@@ -18,6 +19,15 @@ from ansible.module_utils.facilitator_ops.wallet.state import PENDING
 from ansible.module_utils.facilitator_ops.wallet.state import phase_of
 
 WALLET_SHAPE = ("address", "private_key")
+# On the secret (readable by every operator): "<version id> <epoch> <batch>" of the last rotation
+# this tool finished, which the recent-rotation guard reads.
+ROTATED_TAG = "facilitator-ops:rotated"
+# The rotation (one run's set of wallets, resumed by later runs) a secret's AWSPENDING belongs to,
+# written before AWSPENDING: a resumed run never starts a wallet again that finished in it.
+BATCH_TAG = "facilitator-ops:rotation-batch"
+# "<pending version id> <signature> <last valid block height>" of a Solana transfer sent and not
+# yet seen confirmed, per network and mode: a rerun checks it before sending again.
+INFLIGHT_TAG = "facilitator-ops:inflight:{mode}:{network}"
 
 
 class WalletSecretError(Exception):
@@ -50,6 +60,31 @@ class Wallet:
 
     def public(self):
         return dict(kind=self.kind, address=self.address, version_id=self.version_id)
+
+
+def rotated_of(tags):
+    """The ROTATED_TAG of a secret's tags -> {version, epoch, batch} or None."""
+    parts = str((tags or {}).get(ROTATED_TAG) or "").split()
+    if len(parts) not in (2, 3) or not parts[1].isdigit():
+        return None
+    return dict(version=parts[0], epoch=int(parts[1]), batch=parts[2] if len(parts) == 3 else None)
+
+
+class InflightRecord:
+    """What SolanaChain needs to record a transfer before sending it, bound to one secret, network and mode."""
+
+    def __init__(self, ws, mode, network, version):
+        self.ws, self.mode, self.network, self.version = ws, mode, network, version
+
+    def get(self):
+        rec = self.ws.inflight(self.mode, self.network)
+        return rec if rec and rec["version"] == self.version else None
+
+    def put(self, signature, last_valid_block_height):
+        self.ws.set_inflight(self.mode, self.network, self.version, signature, last_valid_block_height)
+
+    def clear(self):
+        self.ws.clear_inflight(self.mode, self.network)
 
 
 def generate(kind):
@@ -122,6 +157,9 @@ class WalletSecret:
         st = phase_of(d.get("VersionIdsToStages") or {})
         st["arn"] = d["ARN"]
         st["name"] = d.get("Name")
+        st["tags"] = {t.get("Key"): t.get("Value") for t in d.get("Tags") or []}
+        st["rotated"] = rotated_of(st["tags"])
+        st["batch"] = st["tags"].get(BATCH_TAG)
         return st
 
     def read(self, version_id):
@@ -132,20 +170,24 @@ class WalletSecret:
             raise WalletSecretError(f"{self.label} ({version_id}): binary secret, expected a JSON wallet document")
         return parse_wallet(resp["SecretString"], self.kind, self.label, version_id)
 
-    def create_pending(self, check_mode=False):
+    def create_pending(self, check_mode=False, batch=None):
         """Reuse AWSPENDING when present, else generate a key and store it as
-        AWSPENDING. Returns (wallet or None in check mode, created)."""
+        AWSPENDING (after tagging the secret with the rotation `batch`).
+        Returns (wallet or None in check mode, created)."""
         st = self.state()
         if st["pending"] is not None:
             return self.read(st["pending"]), False
         if check_mode:
             return None, True
+        if batch:
+            self._call("tag_resource", SecretId=self.arn, Tags=[{"Key": BATCH_TAG, "Value": str(batch)}])
         doc = generate(self.kind)
         token = str(uuid.uuid4())
         text = json.dumps(doc)
         digest = short(value_digest(string_value=text))
         resp = self._call("put_secret_value", SecretId=self.arn, SecretString=text, VersionStages=[PENDING],
                           ClientRequestToken=token)
+        crashpoint.wrote(f"wallet_pending_key {self.label}: AWSPENDING written")
         del doc, text
         vid = resp.get("VersionId", token)
         after = self.state()
@@ -165,9 +207,37 @@ class WalletSecret:
             return False
         self._call("update_secret_version_stage", SecretId=self.arn, VersionStage=CURRENT,
                    MoveToVersionId=to_version, RemoveFromVersionId=from_version)
+        crashpoint.wrote(f"wallet_secret_stage {self.label}: AWSCURRENT moved")
         return True
+
+    def mark_rotated(self, new_version, now):
+        """Before AWSPENDING goes: the tag the recent-rotation guard reads, on the secret itself (with the
+        rotation's batch)."""
+        batch = self.state()["batch"] or "-"
+        self._call("tag_resource", SecretId=self.arn,
+                   Tags=[{"Key": ROTATED_TAG, "Value": f"{new_version} {int(now)} {batch}"}])
+        crashpoint.wrote(f"wallet_secret_stage {self.label}: rotation recorded")
+
+    # -- Solana transfers in flight (on the secret, with the pending version)
+    def inflight(self, mode, network):
+        tags = self.state()["tags"]
+        raw = tags.get(INFLIGHT_TAG.format(mode=mode, network=network))
+        if not raw:
+            return None
+        parts = raw.split()
+        if len(parts) != 3 or not parts[2].isdigit():
+            return None
+        return dict(version=parts[0], signature=parts[1], last_valid_block_height=int(parts[2]))
+
+    def set_inflight(self, mode, network, version, signature, last_valid_block_height):
+        self._call("tag_resource", SecretId=self.arn, Tags=[{"Key": INFLIGHT_TAG.format(mode=mode, network=network),
+                                                             "Value": f"{version} {signature} {int(last_valid_block_height)}"}])
+
+    def clear_inflight(self, mode, network):
+        self._call("untag_resource", SecretId=self.arn, TagKeys=[INFLIGHT_TAG.format(mode=mode, network=network)])
 
     def remove_pending(self, version_id):
         self._call("update_secret_version_stage", SecretId=self.arn, VersionStage=PENDING,
                    RemoveFromVersionId=version_id)
+        crashpoint.wrote(f"wallet_secret_stage {self.label}: AWSPENDING removed")
         return True

@@ -4,8 +4,6 @@ per wallet and network, old and new address, balances before and after,
 amounts moved, transaction hashes, gas spent, dust left behind."""
 from __future__ import annotations
 
-import time
-
 from ansible.module_utils.facilitator_ops.wallet.fees import decimals_for
 from ansible.module_utils.facilitator_ops.wallet.fees import from_base_units
 
@@ -26,11 +24,10 @@ def _i(v):
         return None
 
 
-def summarize(before, after, funded, swept, proof_lines=(), environment="unknown", now=None):
-    now = now if now is not None else time.time()
+def summarize(before, after, funded, swept, proof_lines=(), environment="unknown"):
     before_by = {w["name"]: w for w in before or []}
     funded_by, swept_by = _by_wallet(funded), _by_wallet(swept)
-    lines, wallets, state_update = [], [], {}
+    lines, wallets = [], []
     for w in after or []:
         b = before_by.get(w["name"], {})
         dec = decimals_for(w["kind"])
@@ -75,12 +72,9 @@ def summarize(before, after, funded, swept, proof_lines=(), environment="unknown
                 parts.append(f"dust left {fmt(n['dust'])}")
             lines.append("; ".join(parts))
         wallets.append(rec)
-        if w.get("phase") == "promoted" and w.get("versions", {}).get("new"):
-            state_update[w["secret_arn"]] = dict(current_version=w["versions"]["new"], finished_epoch=int(now),
-                                                 finished_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)))
     lines += list(proof_lines or [])
     if any(w["phase"] == "promoted" for w in after or []):
         lines.append("next: verify.yml reads the expected signers from the service's wallet secrets in every "
                      "environment (nothing to edit); Solana clients read the new feePayer from /supported")
     record = dict(environment=environment, wallets=wallets, proof=list(proof_lines or []))
-    return lines, record, state_update
+    return lines, record

@@ -1,12 +1,15 @@
-"""The cutover lock: conditional writes on one DynamoDB item (recorded-response tests)."""
+"""The run lock (cutover, deploy, rotation, secrets migration): conditional writes on one DynamoDB item
+(recorded-response tests)."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import boto3
 import pytest
 from botocore.stub import ANY
 from botocore.stub import Stubber
 
-from ansible.module_utils.facilitator_ops.cutover import lock as lock
+from ansible.module_utils.facilitator_ops.common import lock as lock
 
 TABLE, LOCK_ID, NOW = "facilitator-ops-locks", "facilitator.ultravioletadao.xyz", 1_800_000_000.0
 
@@ -62,7 +65,8 @@ def test_recorded_live_lock_is_not_broken_by_yes(ddb):
     client, stub = ddb
     stub.add_response("get_item", {"Item": item(owner="bob@desk", token="tb", acquired_at="x", expires_at=int(NOW + 60))})
     with pytest.raises(lock.LockHeld, match="emergency rollback only"):
-        lock.acquire(client, TABLE, LOCK_ID, "ana@laptop", 600, now=NOW, break_lock="yes")
+        lock.acquire(client, TABLE, LOCK_ID, "ana@laptop", 600, now=NOW, break_lock="yes",
+                     force_hint="(emergency rollback only) -e stage=0 -e break_lock=force")
 
 
 def test_recorded_lost_race_is_reported_as_held(ddb):
@@ -79,7 +83,8 @@ def test_recorded_release_keeps_the_stage_record_and_needs_our_token(ddb):
     stub.add_response("update_item", {}, {
         "TableName": TABLE, "Key": {"lock_id": {"S": LOCK_ID}},
         "UpdateExpression": ("SET last_stage = :last_stage, last_result = :last_result, last_at = :last_at, "
-                             "clean_bake_stage = :cbs, clean_bake_at = :last_at REMOVE #owner, #token, acquired_at, expires_at"),
+                             "clean_bake_stage = :cbs, clean_bake_at = :last_at REMOVE #owner, #token, acquired_at, expires_at, "
+                             "holder_host, holder_pid, holder_start"),
         "ConditionExpression": "#token = :token", "ExpressionAttributeNames": ANY, "ExpressionAttributeValues": ANY})
     lock.release(client, TABLE, LOCK_ID, "t1", {"last_stage": "100", "last_result": "changed", "clean_bake_stage": "100"}, now=NOW)
     stub.add_client_error("update_item", service_error_code="ConditionalCheckFailedException", http_status_code=400)
@@ -105,3 +110,75 @@ def test_recorded_missing_table_is_created_on_demand(ddb):
     assert lock.ensure_table(client, TABLE, create=True, wait=False) is True
     stub.add_client_error("describe_table", service_error_code="ResourceNotFoundException", http_status_code=400)
     assert lock.ensure_table(client, TABLE, create=True, check_mode=True) is False
+
+
+def _dead_pid():
+    """A pid that runs nothing right now."""
+    import os
+
+    pid = 4_000_000
+    while os.path.exists(f"/proc/{pid}"):
+        pid -= 1
+    return pid
+
+
+def test_recorded_lock_of_a_killed_run_on_this_host_is_taken_over(ddb):
+    """kill -9 leaves the lock behind: the next run on the same host sees its holder is gone and takes it."""
+    import socket
+
+    client, stub = ddb
+    stub.add_response("get_item", {"Item": item(owner="ana@laptop", token="tk", acquired_at="x", expires_at=int(NOW + 3000),
+                                                holder_host=socket.gethostname(), holder_pid=_dead_pid(), holder_start="123")})
+    stub.add_response("update_item", {}, {
+        "TableName": TABLE, "Key": {"lock_id": {"S": LOCK_ID}}, "UpdateExpression": ANY,
+        "ConditionExpression": "#token = :old", "ExpressionAttributeNames": ANY, "ExpressionAttributeValues": ANY})
+    out = lock.acquire(client, TABLE, LOCK_ID, "ana@laptop", 600, now=NOW, purpose="deploy",
+                       holder={"host": socket.gethostname(), "pid": 42, "start": 7})
+    assert out["broke"]["owner"] == "ana@laptop" and out["broke"]["why"].startswith("its run is gone")
+
+
+def test_recorded_live_holder_on_this_host_is_not_taken_over(ddb):
+    import os
+    import socket
+
+    client, stub = ddb
+    me = os.getpid()
+    stub.add_response("get_item", {"Item": item(owner="ana@laptop", token="tk", acquired_at="2027-01-15T08:00:00Z",
+                                                expires_at=int(NOW + 3000), holder_host=socket.gethostname(),
+                                                holder_pid=me, holder_start=str(lock.process_start(me)))})
+    with pytest.raises(lock.LockHeld, match=r"^deploy lock on .* held by ana@laptop since 2027-01-15T08:00:00Z"):
+        lock.acquire(client, TABLE, LOCK_ID, "bob@laptop", 600, now=NOW, purpose="deploy")
+
+
+def test_recorded_holder_on_another_host_is_not_taken_over(ddb):
+    client, stub = ddb
+    stub.add_response("get_item", {"Item": item(owner="bob@desk", token="tb", acquired_at="x", expires_at=int(NOW + 60),
+                                                holder_host="some-other-host", holder_pid=_dead_pid(), holder_start="1")})
+    with pytest.raises(lock.LockHeld, match="bob@desk"):
+        lock.acquire(client, TABLE, LOCK_ID, "ana@laptop", 600, now=NOW)
+
+
+def test_pid_reuse_is_not_a_live_holder():
+    import os
+    import socket
+
+    me = os.getpid()
+    assert not lock.holder_gone({"holder_host": socket.gethostname(), "holder_pid": me,
+                                 "holder_start": str(lock.process_start(me))})
+    assert lock.holder_gone({"holder_host": socket.gethostname(), "holder_pid": me, "holder_start": "1"})
+
+
+def test_run_process_finds_the_topmost_ansible_playbook(tmp_path):
+    """The module's worker is a fork of ansible-playbook: the lock records the topmost such process."""
+    import subprocess
+    import sys
+
+    tests_dir = Path(__file__).resolve().parents[1]
+    probe = (f"import sys; sys.path.insert(0, {str(tests_dir)!r}); import conftest; "
+             "from ansible.module_utils.facilitator_ops.common import lock; print(lock.run_process()[0])")
+    script = tmp_path / "ansible-playbook"  # a stand-in whose command line names ansible-playbook
+    script.write_text("import subprocess, sys\n"
+                      "print(subprocess.run([sys.executable, '-c', sys.argv[1]], capture_output=True, text=True).stdout)\n")
+    proc = subprocess.Popen([sys.executable, str(script), probe], stdout=subprocess.PIPE, text=True)
+    out, _ = proc.communicate(timeout=60)
+    assert int(out.strip()) == proc.pid

@@ -1,26 +1,38 @@
 # -*- coding: utf-8 -*-
-"""The DNS cutover's lock and stage record, one DynamoDB item per record name.
+"""One run at a time per resource, across laptops: a lease on one DynamoDB
+item per locked thing (the cutover's record name, a deploy's ECS service, a
+rotation's service, an environment's secrets migration).
 
 Why DynamoDB: two operators on two laptops must see the same lock, and a
 conditional write is atomic there (moto enforces ConditionExpression too). An
 SSM parameter has no compare-and-swap, and S3 conditional writes are newer
 than some of the tools around us.
 
-The item (key ``lock_id``, the record name) carries
-- the lock: ``owner``, ``token``, ``acquired_at``, ``expires_at`` (epoch seconds);
-- the stage record, kept when the lock is released: ``last_stage``, ``last_result``,
-  ``last_at``, ``last_owner``, ``clean_bake_stage`` (the stage whose bake finished
-  without a breach; finalize needs it at the last stage).
+The item (key ``lock_id``) carries
+- the lock: ``owner``, ``token``, ``acquired_at``, ``expires_at`` (epoch seconds),
+  and the holder's process: ``holder_host``, ``holder_pid``, ``holder_start``
+  (the ansible-playbook process and its start time);
+- the cutover's stage record, kept when the lock is released: ``last_stage``,
+  ``last_result``, ``last_at``, ``last_owner``, ``clean_bake_stage`` (the stage
+  whose bake finished without a breach; finalize needs it at the last stage).
 
 Every write is conditional on the token, so a run never releases or renews a
 lock it does not hold, and breaking a lock is a compare-and-swap on the old token.
+
+A run killed with -9 (laptop died) cannot release its lock. On the same host,
+a lock whose holder process is gone (no such pid, or a pid reused by another
+process: the start time differs) is taken over by the next run, with a warning;
+from another host it stays until it expires, then ``break_lock=yes``.
 """
 from __future__ import annotations
 
 import datetime
+import os
+import socket
 import time
 import uuid
 
+from ansible.module_utils.facilitator_ops.common import crashpoint
 from ansible.module_utils.facilitator_ops.common.aws import retry_kw
 
 STATE_FIELDS = ("last_stage", "last_result", "last_at", "last_owner", "clean_bake_stage", "clean_bake_at")
@@ -32,6 +44,58 @@ class LockHeld(Exception):
 
 class LockLost(Exception):
     """Our token no longer holds the lock (it was broken)."""
+
+
+def process_start(pid):
+    """The start time of `pid` (clock ticks since boot, /proc) or None when there is no such process."""
+    try:
+        with open(f"/proc/{int(pid)}/stat", encoding="utf-8") as fh:
+            stat = fh.read()
+    except (OSError, ValueError):
+        return None
+    # field 22 (starttime), counted after the ")" that ends the command name
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def _cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read().replace(b"\0", b" ").decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def _ppid(pid):
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
+            return int(fh.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def run_process(pid=None):
+    """(pid, start) of the ansible-playbook process this module runs under (the topmost
+    ansible-playbook among its ancestors: the module's worker is a fork of it), or
+    (None, None) where /proc cannot tell (another OS, a remote host)."""
+    pid = pid or os.getpid()
+    found = (None, None)
+    for _ in range(16):
+        if "ansible-playbook" in _cmdline(pid):
+            found = (pid, process_start(pid))
+        parent = _ppid(pid)
+        if not parent or parent <= 1:
+            break
+        pid = parent
+    return found
+
+
+def holder_gone(item, host=None):
+    """True when the lock's holder ran on this host and its process is gone."""
+    host = host or socket.gethostname()
+    if item.get("holder_host") != host or not item.get("holder_pid"):
+        return False
+    start = process_start(item["holder_pid"])
+    return start is None or str(start) != str(item.get("holder_start"))
 
 
 def _iso(epoch):
@@ -95,11 +159,15 @@ def holder_text(item, now):
     return f"held by {item.get('owner', '?')} since {item.get('acquired_at', '?')}, {when}"
 
 
-def acquire(ddb, table, lock_id, owner, ttl_seconds, now=None, break_lock="no", aws_retry=False, token=None):
+def acquire(ddb, table, lock_id, owner, ttl_seconds, now=None, break_lock="no", aws_retry=False, token=None,
+            purpose="cutover", holder=None, force_hint=None):
     """Take the lock. Returns {token, owner, expires_at, broke (previous holder or None), state}.
 
-    break_lock: "no" (refuse while any lock is present, even expired), "yes" (replace an EXPIRED
-    lock), "force" (replace any lock; for an emergency rollback, stage 0).
+    break_lock: "no" (refuse while a live lock is present, and an expired one), "yes" (replace an
+    EXPIRED lock), "force" (replace any lock; for an emergency, e.g. the cutover's stage 0).
+    A lock whose holder process is gone from this host (holder_gone) is replaced without asking.
+    holder: {host, pid, start} of this run's process (run_process()), written with the lock.
+    purpose names the lock in messages ("cutover lock on ...", "deploy lock on ...").
     """
     now = time.time() if now is None else now
     token = token or uuid.uuid4().hex
@@ -114,19 +182,29 @@ def acquire(ddb, table, lock_id, owner, ttl_seconds, now=None, break_lock="no", 
     }
     update = "SET #owner = :owner, #token = :token, acquired_at = :acq, expires_at = :exp"
     names = {"#owner": "owner", "#token": "token"}
+    holder = holder or {}
+    if holder.get("host") and holder.get("pid"):
+        update += ", holder_host = :hh, holder_pid = :hp, holder_start = :hs"
+        values.update({":hh": {"S": str(holder["host"])}, ":hp": {"N": str(int(holder["pid"]))},
+                       ":hs": {"S": str(holder.get("start"))}})
+    else:
+        update += " REMOVE holder_host, holder_pid, holder_start"
     if current.get("token"):
         expired = not held(current, now)
-        allowed = break_lock == "force" or (break_lock == "yes" and expired)
+        dead = holder_gone(current, (holder or {}).get("host"))
+        allowed = dead or break_lock == "force" or (break_lock == "yes" and expired)
         if not allowed:
             hint = (
                 "re-run with -e break_lock=yes to break it (it has expired)"
                 if expired
-                else "wait for it, or (emergency rollback only) -e stage=0 -e break_lock=force"
+                else "wait for it" + (f", or {force_hint}" if force_hint else "")
             )
-            raise LockHeld(f"cutover lock on {lock_id} {holder_text(current, now)}: {hint}")
+            raise LockHeld(f"{purpose} lock on {lock_id} {holder_text(current, now)}: {hint}")
         condition = "#token = :old"
         values[":old"] = {"S": current["token"]}
         broke = {k: current.get(k) for k in ("owner", "acquired_at", "expires_at")}
+        broke["why"] = ("its run is gone (pid {} on {})".format(current.get("holder_pid"), current.get("holder_host"))
+                        if dead else "expired" if expired else "forced")
     else:
         condition = "attribute_not_exists(#token)"
     try:
@@ -143,12 +221,13 @@ def acquire(ddb, table, lock_id, owner, ttl_seconds, now=None, break_lock="no", 
         if not _is_conditional_failure(e):
             raise
         # Someone else won the race between our read and our write.
-        raise LockHeld(f"cutover lock on {lock_id} {holder_text(read(ddb, table, lock_id, aws_retry=aws_retry), now)}")
+        raise LockHeld(f"{purpose} lock on {lock_id} {holder_text(read(ddb, table, lock_id, aws_retry=aws_retry), now)}")
+    crashpoint.wrote(f"run_lock: {purpose} lock on {lock_id} taken")
     state = {k: current.get(k) for k in STATE_FIELDS if k in current}
     return {"token": token, "owner": owner, "expires_at": expires, "expires_at_iso": _iso(expires), "broke": broke, "state": state}
 
 
-def renew(ddb, table, lock_id, token, ttl_seconds, now=None, aws_retry=False):
+def renew(ddb, table, lock_id, token, ttl_seconds, now=None, aws_retry=False, purpose="cutover"):
     """Push the expiry out; LockLost if our token no longer holds it."""
     now = time.time() if now is None else now
     expires = int(now + ttl_seconds)
@@ -165,16 +244,16 @@ def renew(ddb, table, lock_id, token, ttl_seconds, now=None, aws_retry=False):
     except Exception as e:
         if not _is_conditional_failure(e):
             raise
-        raise LockLost(f"cutover lock on {lock_id} was taken over: {holder_text(read(ddb, table, lock_id, aws_retry=aws_retry), now)}")
+        raise LockLost(f"{purpose} lock on {lock_id} was taken over: {holder_text(read(ddb, table, lock_id, aws_retry=aws_retry), now)}")
     return {"token": token, "expires_at": expires, "expires_at_iso": _iso(expires)}
 
 
-def release(ddb, table, lock_id, token, record=None, now=None, aws_retry=False):
+def release(ddb, table, lock_id, token, record=None, now=None, aws_retry=False, purpose="cutover"):
     """Drop the lock and store the stage record. LockLost if our token no longer holds it."""
     now = time.time() if now is None else now
     record = dict(record or {})
     sets, values = [], {":token": {"S": token}}
-    removes = ["#owner", "#token", "acquired_at", "expires_at"]
+    removes = ["#owner", "#token", "acquired_at", "expires_at", "holder_host", "holder_pid", "holder_start"]
     for k in ("last_stage", "last_result", "last_owner"):
         if record.get(k) is not None:
             sets.append(f"{k} = :{k}")
@@ -203,5 +282,5 @@ def release(ddb, table, lock_id, token, record=None, now=None, aws_retry=False):
     except Exception as e:
         if not _is_conditional_failure(e):
             raise
-        raise LockLost(f"cutover lock on {lock_id} was no longer ours to release: {holder_text(read(ddb, table, lock_id, aws_retry=aws_retry), now)}")
+        raise LockLost(f"{purpose} lock on {lock_id} was no longer ours to release: {holder_text(read(ddb, table, lock_id, aws_retry=aws_retry), now)}")
     return {"released": True}

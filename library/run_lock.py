@@ -5,12 +5,16 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
-module: cutover_lock
-short_description: Take, renew or release the DNS cutover's lock (a DynamoDB item with conditional writes)
+module: run_lock
+short_description: Take, renew or release a run's lock (a DynamoDB item with conditional writes)
 description:
-  - One cutover at a time, across laptops. The lock is a DynamoDB item written with a condition, carrying the owner
-    (user@host) and an expiry. A second run fails naming the holder. A stale (expired) lock is only replaced when asked
-    (O(break_lock=yes)); O(break_lock=force) replaces a live one (emergency rollback).
+  - One run at a time per locked thing, across laptops (the DNS cutover of a record, a deploy or a wallet rotation of an
+    ECS service, a secrets migration of an environment). The lock is a DynamoDB item written with a condition,
+    carrying the owner (user@host), the holder's ansible-playbook process (host, pid, start time) and an expiry. A
+    second run fails naming the holder.
+  - A lock whose holder process is gone from this host (a run killed with -9) is taken over by the next run, with a
+    warning. A lock from another host stays until it expires; an expired lock is only replaced when asked
+    (O(break_lock=yes)); O(break_lock=force) replaces a live one (emergency only).
   - The same item keeps the cutover's stage record (last stage, result, and the stage whose bake finished clean),
     which C(finalize) checks, whoever runs it.
   - Exists because no bundled module offers a compare-and-swap lock (M(amazon.aws.dynamodb_table) manages tables,
@@ -24,9 +28,16 @@ options:
     type: str
     required: true
   lock_id:
-    description: What is locked (the record name).
+    description: What is locked (the cutover's record name, C(ecs_deploy/<cluster>/<service>), ...).
     type: str
     required: true
+  purpose:
+    description: Names the lock in messages (C(<purpose> lock on <lock_id> held by ...)).
+    type: str
+    default: run
+  force_hint:
+    description: What a refusal of a live lock suggests besides waiting (e.g. the emergency O(break_lock=force) command).
+    type: str
   state:
     description: C(present) takes the lock (or, with O(token), renews it); C(absent) releases it; C(query) reads it.
     type: str
@@ -63,14 +74,15 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Take the cutover lock
-  cutover_lock:
+  run_lock:
+    purpose: cutover
     table: facilitator-ops-locks
     lock_id: facilitator.ultravioletadao.xyz
     ttl_seconds: 2700
   register: lock
 
 - name: Release it, keeping the stage record
-  cutover_lock:
+  run_lock:
     table: facilitator-ops-locks
     lock_id: facilitator.ultravioletadao.xyz
     state: absent
@@ -96,7 +108,7 @@ expires_at_iso:
   returned: when acquired or renewed
   type: str
 broke:
-  description: The holder that was replaced (break_lock).
+  description: The holder that was replaced (O(break_lock), or its run is gone) and why.
   returned: when a lock was broken
   type: dict
 state:
@@ -122,7 +134,7 @@ try:
 except ImportError:
     pass  # AnsibleAWSModule reports it
 
-from ansible.module_utils.facilitator_ops.cutover import lock as lock
+from ansible.module_utils.facilitator_ops.common import lock as lock
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
@@ -132,6 +144,8 @@ def main():
         argument_spec=dict(
             table=dict(type="str", required=True),
             lock_id=dict(type="str", required=True),
+            purpose=dict(type="str", default="run"),
+            force_hint=dict(type="str"),
             state=dict(type="str", default="present", choices=["present", "absent", "query"]),
             token=dict(type="str", no_log=False),
             owner=dict(type="str"),
@@ -145,6 +159,7 @@ def main():
     )
     p = module.params
     owner = p["owner"] or f"{getpass.getuser()}@{socket.gethostname()}"
+    purpose = p["purpose"]
     ddb = module.client("dynamodb", retry_decorator=AWSRetry.jittered_backoff())
     table, lock_id, now = p["table"], p["lock_id"], time.time()
     try:
@@ -165,29 +180,34 @@ def main():
         if p["state"] == "absent":
             if module.check_mode:
                 module.exit_json(changed=False)
-            lock.release(ddb, table, lock_id, p["token"], p["record"], now=now, aws_retry=True)
+            lock.release(ddb, table, lock_id, p["token"], p["record"], now=now, aws_retry=True, purpose=purpose)
             module.exit_json(changed=True, released=True)
 
         if p["token"]:
             if module.check_mode:
                 module.exit_json(changed=False, acquired=False, owner=owner, state=state)
-            renewed = lock.renew(ddb, table, lock_id, p["token"], p["ttl_seconds"], now=now, aws_retry=True)
+            renewed = lock.renew(ddb, table, lock_id, p["token"], p["ttl_seconds"], now=now, aws_retry=True,
+                                 purpose=purpose)
             module.exit_json(changed=True, acquired=True, owner=owner, state=state, **renewed)
 
         if module.check_mode:
             if holder:
-                module.warn(f"cutover lock on {lock_id} {holder}: a real run would be refused")
+                module.warn(f"{purpose} lock on {lock_id} {holder}: a real run would be refused")
             module.exit_json(changed=False, acquired=False, owner=owner, state=state, holder=holder)
-        taken = lock.acquire(ddb, table, lock_id, owner, p["ttl_seconds"], now=now, break_lock=p["break_lock"], aws_retry=True)
+        pid, start = lock.run_process()
+        taken = lock.acquire(ddb, table, lock_id, owner, p["ttl_seconds"], now=now, break_lock=p["break_lock"],
+                             aws_retry=True, purpose=purpose, force_hint=p["force_hint"],
+                             holder=dict(host=socket.gethostname(), pid=pid, start=start))
         if taken["broke"]:
-            module.warn(f"broke the cutover lock of {taken['broke']['owner']} (acquired {taken['broke']['acquired_at']})")
+            module.warn(f"broke the {purpose} lock of {taken['broke']['owner']} (acquired {taken['broke']['acquired_at']}; "
+                        f"{taken['broke']['why']})")
         module.exit_json(changed=True, acquired=True, **taken)
     except lock.LockHeld as e:
         module.fail_json(msg=str(e), holder=str(e))
     except lock.LockLost as e:
         module.fail_json(msg=str(e), lost=True)
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"cutover lock {table}/{lock_id}")
+        module.fail_json_aws(e, msg=f"{purpose} lock {table}/{lock_id}")
 
 
 if __name__ == "__main__":
