@@ -28,9 +28,9 @@ options:
         (C(1.2.3), C(v1.2.3), C(1.2.3-<sha>)) must equal it.
     type: str
   timeout:
-    description: HTTP timeout in seconds.
-    type: float
-    default: 30
+    description: Seconds one registry read may take.
+    type: int
+    default: 60
 extends_documentation_fragment:
   - facilitator_registry
   - amazon.aws.common.modules
@@ -73,15 +73,13 @@ except ImportError:
 from ansible.module_utils.facilitator_ops.common.argspec import REGISTRY_ACCESS
 from ansible.module_utils.facilitator_ops.ecs.taskdef import version_from_image
 from ansible.module_utils.facilitator_ops.image.ecr import EcrTokenError
-from ansible.module_utils.facilitator_ops.image.ecr import fetch_credentials
-from ansible.module_utils.facilitator_ops.image.ecr import pick_credential
+from ansible.module_utils.facilitator_ops.image.ecr import credential_for
 from ansible.module_utils.facilitator_ops.image.labels import ReferenceError_
 from ansible.module_utils.facilitator_ops.image.labels import split_reference
 from ansible.module_utils.facilitator_ops.image.labels import version_check
 from ansible.module_utils.facilitator_ops.image.registry import LABEL_VERSION
-from ansible.module_utils.facilitator_ops.image.registry import RegistryClient
 from ansible.module_utils.facilitator_ops.image.registry import RegistryError
-from ansible.module_utils.facilitator_ops.image.registry import registry_base_url
+from ansible.module_utils.facilitator_ops.image.registry import Skopeo
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
@@ -92,7 +90,7 @@ def main():
             image=dict(type="str", required=True),
             version=dict(type="str"),
             **REGISTRY_ACCESS,
-            timeout=dict(type="float", default=30.0),
+            timeout=dict(type="int", default=60),
         ),
         supports_check_mode=True,
     )
@@ -101,16 +99,17 @@ def main():
         registry, repository, reference = split_reference(p["image"])
     except ReferenceError_ as e:
         module.fail_json(msg=f"image_labels: {e}")
-    auth = None
+    credential = None
     if p["registry_auth"] == "ecr":
         ecr = module.client("ecr", retry_decorator=AWSRetry.jittered_backoff())
         try:
-            auth = pick_credential(fetch_credentials(ecr, aws_retry=True), registry).basic_header()
+            cred = credential_for(ecr, registry, p["ecr_registry"], aws_retry=True)
         except EcrTokenError as e:
             module.fail_json(msg=f"image_labels: {e}")
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
             module.fail_json_aws(e, msg="image_labels: GetAuthorizationToken failed")
-    client = RegistryClient(registry_base_url(registry, p["registry_scheme"]), authorization=auth, timeout=p["timeout"])
+        credential = (cred.username, cred.password)
+    client = Skopeo(registry, credential=credential, ca_bundle=p["ca_bundle"], timeout=p["timeout"])
     try:
         state = client.tag_state(repository, reference)
     except RegistryError as e:

@@ -42,10 +42,11 @@ def run_module(rec, args):
     return json.loads("".join(c.args[0] for c in out.call_args_list))
 
 
-def describe(rec, svc, *tds):
+def describe(rec, svc, current, target):
+    """The module's reads: the service, its current task definition, the target's (with its tags)."""
     rec.stub.add_response("describe_services", svc, {"cluster": CLUSTER, "services": [SERVICE]})
-    for td in tds:
-        rec.stub.add_response("describe_task_definition", td, {"taskDefinition": ANY})
+    rec.stub.add_response("describe_task_definition", current, {"taskDefinition": ANY})
+    rec.stub.add_response("describe_task_definition", target, {"taskDefinition": ANY, "include": ["TAGS"]})
 
 
 def test_the_role_loop_prints_every_window_and_ends_completed_recorded_ecs_responses():

@@ -214,7 +214,7 @@ def plan_push(version, source_digest, protected_tags, mutable_tags, remote, loca
     """Decide what a run does.
 
     remote: {tag: state|None} for every tag (protected + mutable), state as
-    RegistryClient.tag_state. local: state-like dict of the local image
+    Skopeo.tag_state. local: state-like dict of the local image
     (digest unused, labels used) or None.
 
     Returns {'action': 'none'|'retag'|'push'|'build', 'digest', 'tags_to_move',
