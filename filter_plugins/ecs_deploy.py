@@ -134,6 +134,15 @@ def ecs_deploy_runtime_lines(runtime):
     return lines
 
 
+def ecs_deploy_requested(checked, image="", version="", to_revision=""):
+    """What the operator asked for, for the audit record: the checked input
+    (ecs_deploy_input) once it exists, else the raw -e values (a run refused
+    before the check still records what it was given)."""
+    checked = checked or {}
+    return dict(image=_s(checked.get("image", image)), version=_s(checked.get("version", version)),
+                to_revision=_s(checked.get("to_revision", to_revision)))
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -143,4 +152,5 @@ class FilterModule:
             "ecs_deploy_plan_lines": ecs_deploy_plan_lines,
             "ecs_deploy_rollout_lines": ecs_deploy_rollout_lines,
             "ecs_deploy_runtime_lines": ecs_deploy_runtime_lines,
+            "ecs_deploy_requested": ecs_deploy_requested,
         }

@@ -36,6 +36,7 @@ from helpers.crash import run_crashing
 from helpers.moto import MotoServer
 from helpers.moto import free_port
 from helpers.playbook import run_playbook
+from helpers.registry import push as push_to_registry
 from helpers.solana_sim import GENESIS
 from helpers.solana_sim import SolanaSim
 
@@ -398,9 +399,9 @@ def dworld(tmp_path_factory):
             subprocess.run(["docker", "build", "-q", "--network", "host", "--build-arg",
                             f"FACILITATOR_VERSION={version}", "-t", tag, "facilitator"], check=True,
                            capture_output=True, cwd=Path(__file__).resolve().parents[2])
-        subprocess.run(["docker", "push", "-q", tag], check=True, capture_output=True)
     tmp = tmp_path_factory.mktemp("crash-deploy")
     moto = MotoServer(tmp / "moto.log").start()
+    push_to_registry(("127.0.0.1:5001/facilitator:1.0.0", IMAGE_110), endpoint=moto.endpoint)
     seed = run_playbook("playbooks/local_stack_seed.yml", tmp, extra_vars={"aws_endpoint_url": moto.endpoint},
                         verbosity=None)
     assert seed.rc == 0, seed.tail()

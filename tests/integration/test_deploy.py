@@ -32,6 +32,7 @@ from helpers.moto import MotoServer
 from helpers.moto import free_port
 from helpers.playbook import REPO
 from helpers.playbook import run_playbook
+from helpers.registry import push as push_to_registry
 
 
 REGISTRY = "127.0.0.1:5001"
@@ -75,8 +76,7 @@ def images():
                           + f'ENTRYPOINT ["/bin/sh", "-c", "{entrypoint}"]\nCMD []\n')
             subprocess.run(["docker", "build", "-q", "--network", "host", "-t", tag, "-"], input=dockerfile.encode(),
                            check=True, capture_output=True)
-    for tag in (BASE, NEW, BROKEN, SILENT):  # where the deploy reads their labels
-        subprocess.run(["docker", "push", "-q", tag], check=True, capture_output=True)
+    push_to_registry((BASE, NEW, BROKEN, SILENT))  # where the deploy reads their labels
     return client
 
 

@@ -127,3 +127,11 @@ def test_the_filter_default_is_the_role_default():
 
     defaults = yaml.safe_load((Path(__file__).resolve().parents[2] / "roles/ecs_deploy/defaults/main.yml").read_text())
     assert f.VERSION_PATTERN == defaults["ecs_deploy_version_pattern"]
+
+
+def test_requested_is_the_checked_input_or_the_raw_values():
+    checked = f.ecs_deploy_input("", "v1.2.3", False, "", 600, 15)
+    assert f.ecs_deploy_requested(checked, "", "v1.2.3", "")["version"] == checked["version"]
+    # refused before the check ran: what was given
+    assert f.ecs_deploy_requested({}, "img:1", "", 7) == {"image": "img:1", "version": "", "to_revision": "7"}
+    assert f.ecs_deploy_requested(None) == {"image": "", "version": "", "to_revision": ""}
