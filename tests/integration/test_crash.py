@@ -36,6 +36,7 @@ from helpers.crash import run_crashing
 from helpers.moto import MotoServer
 from helpers.moto import free_port
 from helpers.playbook import run_playbook
+from helpers.registry import manifest_digest
 from helpers.registry import push as push_to_registry
 from helpers.solana_sim import GENESIS
 from helpers.solana_sim import SolanaSim
@@ -421,11 +422,7 @@ def dworld(tmp_path_factory):
 
 def _digest_ref(tag):
     """The registry's digest of a tag (its manifest), as <repo>@sha256:..."""
-    req = urllib.request.Request(f"http://127.0.0.1:5001/v2/facilitator/manifests/{tag.rsplit(':', 1)[1]}",
-                                 method="HEAD", headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json, "
-                                                                   "application/vnd.oci.image.manifest.v1+json"})
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return "127.0.0.1:5001/facilitator@" + r.headers["Docker-Content-Digest"]
+    return "127.0.0.1:5001/facilitator@" + manifest_digest(tag)
 
 
 def _service_td(w):
