@@ -10,6 +10,8 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 VENV="${FACILITATOR_OPS_VENV:-$REPO/.venv}"
 cd "$REPO"
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
+# shellcheck source=stack/lib/timing.sh
+source "$REPO/stack/lib/timing.sh"
 
 need=()
 command -v dockerd >/dev/null || need+=(docker.io)
@@ -22,23 +24,27 @@ command -v skopeo >/dev/null || need+=(skopeo)
 command -v openssl >/dev/null || need+=(openssl)
 if ((${#need[@]})); then
   log "apt: ${need[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  timed bootstrap/apt-update apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive timed bootstrap/apt-install \
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+pip_install() {
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r requirements.txt
+  "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -e facilitator/app
+}
 if [[ ! -x $VENV/bin/python ]]; then
   log "creating $VENV"
-  python3 -m venv "$VENV"
+  timed bootstrap/venv python3 -m venv "$VENV"
 fi
 stamp="$VENV/.requirements.sha256"
 want=$(cat requirements.txt facilitator/app/pyproject.toml | sha256sum | cut -d' ' -f1)
 if [[ ! -f $stamp || $(<"$stamp") != "$want" ]]; then
   log "pip: requirements.txt"
-  "$VENV/bin/pip" install -q --disable-pip-version-check -r requirements.txt
-  "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -e facilitator/app
+  timed bootstrap/pip pip_install
   echo "$want" >"$stamp"
 fi
 
 log "npm: anvil + solc-js"
-stack/chain/chains.sh install >/dev/null
+timed bootstrap/npm stack/chain/chains.sh install >/dev/null
 log "done"

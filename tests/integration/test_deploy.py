@@ -166,8 +166,10 @@ def test_deploy_new_version_end_to_end(world, tmp_path):
     tags = world["ecs"].list_tags_for_resource(resourceArn=world["ecs"].describe_services(
         cluster=FAMILY, services=[FAMILY])["services"][0]["taskDefinition"])["tags"]
     assert {"key": "facilitator-ops:verified", "value": "yes"} in tags
-    # a new user's second step: verify.yml confirms it
-    v = run_playbook("verify.yml", tmp_path, extra_vars={"facilitator_verify_base_url": world["url"],
+    # a new user's second step: verify.yml confirms it, against this world's AWS (the signers it
+    # expects are the ones this world's service is configured with, never the shared stack's)
+    v = run_playbook("verify.yml", tmp_path, extra_vars={"aws_endpoint_url": world["moto"].endpoint,
+                                                         "facilitator_verify_base_url": world["url"],
                                                          "facilitator_expected_version": "1.1.0"})
     assert v.rc == 0, v.tail()
 

@@ -3,7 +3,9 @@
 build_ee.yml builds the EE offline (or finds it: inputs digested, nothing rebuilt) and pushes
 it to the stack's registry; then ansible-navigator, configured by nothing but the repository's
 ansible-navigator.yml, runs the entry playbooks inside it against the stack: verify.yml,
-cutover.yml -e stage=10 then -e stage=0, migrate_secrets.yml --check. Every navigator run is
+migrate_secrets.yml --check, and cutover.yml -e stage=10 then -e stage=0 on a "before" world of
+its own (a private moto and two facilitator processes: the shared stack's cutover may be
+finalized by the time the tests run). Every navigator run is
 -vvv and leak-scanned: its stdout/stderr, navigator's log, its temp dir (runner's private data
 dir), the audit and state dirs; the canaries are the real wallet keys of the stack's world
 (read from its Secrets Manager) and the test payer key. Playbook artifacts are off: the tests
@@ -40,7 +42,6 @@ VENV_BIN = Path(sys.executable).parent
 MOTO = "http://127.0.0.1:5000"
 REGISTRY = "127.0.0.1:5001"
 ESCAPES = re.compile(r"\x1b\[K[A-Za-z0-9+/=]*\x1b\[[0-9]+D|\x1b\[K|\x1b\[[0-9;]*m")
-RECORD = "facilitator.ultravioletadao.xyz."
 
 
 def tool(name):
@@ -107,7 +108,7 @@ def scanner():
 
 @pytest.fixture(scope="module")
 def ee_image(tmp_path_factory):
-    """build_ee.yml as run-tests and the README run it; the second run finds everything done."""
+    """build_ee.yml as run-tests runs it; the second run finds everything done."""
     require_stack()
     tmp = tmp_path_factory.mktemp("build-ee")
     first = run_playbook("build_ee.yml", tmp, verbosity="-v", timeout=1800)
@@ -263,24 +264,28 @@ def test_verify_in_the_ee(navigator):
     assert re.search(r"OK   payment: ", run.stdout), run.tail()
 
 
-def record_weights():
-    r53 = aws("route53", "us-east-1")
-    zone = r53.list_hosted_zones_by_name(DNSName="ultravioletadao.xyz.")["HostedZones"][0]["Id"]
-    rr = r53.list_resource_record_sets(HostedZoneId=zone, StartRecordName=RECORD, StartRecordType="A")["ResourceRecordSets"]
-    recs = [r for r in rr if r["Name"] == RECORD and r["Type"] == "A"]
-    if len(recs) == 1 and "SetIdentifier" not in recs[0]:
-        return "simple"
-    return {r["SetIdentifier"]: r["Weight"] for r in recs}
+@pytest.fixture
+def cutover_world(tmp_path_factory):
+    """A "before" world of the test's own (private moto with the simple alias to the old ALB, two
+    facilitator processes): the shared stack may be anywhere in its life (a user runs README
+    command 1, which finalizes the cutover, and a rotation, before command 2)."""
+    from integration.test_cutover import Stack
+
+    world = Stack(tmp_path_factory.mktemp("ee-cutover"))
+    world.reset_dns()
+    yield world
+    world.close()
 
 
-def test_cutover_in_the_ee_stage_10_then_0(navigator):
-    run = navigator("cutover.yml", "-e", "stage=10")
+def test_cutover_in_the_ee_stage_10_then_0(navigator, cutover_world):
+    w = cutover_world
+    run = navigator("cutover.yml", "-e", json.dumps(w.extra("10")))
     assert run.rc == 0, run.tail(80)
-    assert record_weights() == {"facilitator-old": 90, "facilitator-new": 10}, run.tail()
+    assert w.shape() == {"old": 90, "new": 10}, run.tail()
     assert (run.audit / "dns_cutover.jsonl").exists(), sorted(p.name for p in run.audit.iterdir())
-    back = navigator("cutover.yml", "-e", "stage=0")
+    back = navigator("cutover.yml", "-e", json.dumps(w.extra("0")))
     assert back.rc == 0, back.tail(80)
-    assert record_weights() == {"facilitator-old": 100, "facilitator-new": 0}, back.tail()
+    assert w.shape() == {"old": 100, "new": 0}, back.tail()
 
 
 def secrets_snapshot():
