@@ -256,3 +256,99 @@ def test_settlements_rotate_over_several_signers(chain, facilitator, facilitator
         assert settle["success"] is True, settle
         senders.add(_w3(net["rpc_url"]).eth.get_transaction(settle["transaction"])["from"])
     assert senders == {a.address for a in facilitator_keys}
+
+
+class _SlowRpc:
+    """A JSON-RPC proxy in front of a chain that holds `eth_sendRawTransaction` for `delay`
+    seconds (a slow chain), and says when one arrived: a /settle is then in flight."""
+
+    def __init__(self, upstream: str, delay: float):
+        import http.server
+        import threading
+
+        self.upstream, self.delay = upstream, delay
+        self.sent = threading.Event()
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                import time
+
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                calls = json.loads(body)
+                methods = {c.get("method") for c in (calls if isinstance(calls, list) else [calls])}
+                if "eth_sendRawTransaction" in methods:
+                    proxy.sent.set()
+                    time.sleep(proxy.delay)
+                req = urllib.request.Request(proxy.upstream, data=body, headers={"content-type": "application/json"})
+                with urllib.request.urlopen(req, timeout=30) as resp:
+                    out = resp.read()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+def test_sigterm_during_settle_finishes_it_then_exits(chain, tmp_path):
+    """ECS stops a task with SIGTERM (after its deregistration delay): the facilitator stops
+    accepting, finishes the /settle in flight (the payment lands and its answer reaches the
+    client), then exits 0 within its grace (issue 17)."""
+    import signal
+    import socket
+    import threading
+    import time
+
+    from eth_account import Account
+    from facilitator_helpers import start_facilitator, stop_facilitator
+    from x402.schemas import PaymentRequired
+
+    net = chain["networks"]["base-sepolia"]
+    rpc = _SlowRpc(net["rpc_url"], delay=3.0)
+    # a key of its own: a key another running facilitator signs with would share its nonces
+    key = Account.create()
+    assert "error" not in _w3(net["rpc_url"]).provider.make_request("anvil_setBalance", [key.address, hex(10**18)])
+    running = start_facilitator({
+        "SIGNER_TYPE": "private-key", "EVM_PRIVATE_KEY_TESTNET": "0x" + key.key.hex().removeprefix("0x"),
+        "RPC_URL_BASE_SEPOLIA": rpc.url, "RUST_LOG": "info", "SHUTDOWN_GRACE_SECONDS": "20",
+    }, tmp_path)
+    try:
+        recipient = Account.create().address
+        requirements = _requirements_v2(net, recipient, 10_000)
+        payload = _client(chain["payer_key"]).create_payment_payload(PaymentRequired(accepts=[requirements]))
+        body = {"x402Version": 2, "paymentPayload": _dump(payload), "paymentRequirements": _dump(requirements)}
+        answer = {}
+        th = threading.Thread(target=lambda: answer.update(zip(("status", "body"), _post(running.url + "/settle", body))))
+        th.start()
+        assert rpc.sent.wait(60), "the /settle never reached eth_sendRawTransaction:\n" + running.log()[-2000:]
+        running.proc.send_signal(signal.SIGTERM)
+        # stops accepting: a new connection is refused while the settlement is still in flight
+        port = int(running.url.rsplit(":", 1)[1])
+        deadline = time.monotonic() + 2.5
+        refused = False
+        while time.monotonic() < deadline and not refused:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                time.sleep(0.1)
+            except OSError:
+                refused = True
+        assert refused, "still accepting connections after SIGTERM"
+        assert th.is_alive(), "the /settle answered before the slow chain did"
+        th.join(30)
+        assert answer.get("status") == 200 and answer["body"]["success"] is True, (answer, running.log()[-2000:])
+        assert running.proc.wait(20) == 0, running.log()[-2000:]
+        assert _balance(net, recipient) == 10_000  # the payment landed
+        assert "Stopped" in running.log()
+    finally:
+        stop_facilitator(running)
+        rpc.close()

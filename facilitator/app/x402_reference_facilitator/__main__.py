@@ -91,11 +91,23 @@ def main(argv: list[str] | None = None) -> int:
             access_log=access_log,
             # Behind an ALB the target's keep-alive must outlive the LB idle timeout.
             timeout_keep_alive=int(os.environ.get("KEEPALIVE_TIMEOUT_SECONDS") or 75),
+            # SIGTERM (ECS stopping a task after the target's deregistration delay): stop
+            # accepting, let the requests in flight finish (a /settle waiting for its
+            # receipt included), then exit; within the container's stopTimeout (ECS
+            # default 30 s), after which the agent sends SIGKILL.
+            timeout_graceful_shutdown=float(os.environ.get("SHUTDOWN_GRACE_SECONDS") or 25),
             backlog=2048,
             server_header=False,
         )
     )
+    # uvicorn handles SIGTERM/SIGINT while it runs, then re-raises the signal under the
+    # handler that was there before: a no-op one, so a graceful stop exits 0.
+    import signal
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
     server.run()
+    log.info("Stopped")
     return 0
 
 
