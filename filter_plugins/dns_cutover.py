@@ -126,18 +126,28 @@ def dns_cutover_bake_clean(bake_plan, rounds, bake_seconds, finalize_min_bake_se
                 and int(float(bake_seconds)) >= int(float(finalize_min_bake_seconds)))
 
 
+def _share(weights):
+    total = weights["old"] + weights["new"]
+    return 0.5 if total == 0 else weights["new"] / total
+
+
 def dns_cutover_rollback_weights(dns_change, rollback_to, stages, stage):
     """Where a breach rolls back to: old 100 / new 0 with rollback_to=zero;
     otherwise the weights before this run's change, or, when this run changed
-    nothing (or the record was simple before), the next lower stage."""
+    nothing (or the record was simple before), the next lower stage.
+    A breach always rolls toward the OLD side: when this run lowered the new
+    side's share (100 -> 50, or stage 10 after finalize), the weights before it
+    gave the failing new side MORE traffic, so it rolls to the next lower stage
+    below this one (old 100 / new 0 below the lowest)."""
     if rollback_to == "zero":
         return {"old": 100, "new": 0}
     change = dns_change or {}
     before = (change.get("before") or {}).get("weights") or {}
-    if change.get("changed") and before.get("new") is not None:
-        return dict(before)
     cur = _int_or_none(stage) or 0
     lower = max((i for i in (_int_or_none(s) for s in stages or []) if i is not None and i < cur), default=0)
+    if (change.get("changed") and before.get("new") is not None and before.get("old") is not None
+            and _share(before) < cur / 100.0):
+        return dict(before)
     return {"old": 100 - lower, "new": lower}
 
 

@@ -177,6 +177,16 @@ class Stack:
                 "Name": NAME, "Type": "A", "AliasTarget": {"HostedZoneId": self.old_lb["CanonicalHostedZoneId"],
                                                          "DNSName": self.old_lb["DNSName"].lower() + ".", "EvaluateTargetHealth": True}}}]})
 
+    def set_simple_new(self):
+        """The world after finalize: a fresh zone whose simple alias points to the new ALB."""
+        self.reset_dns()
+        old_rec = self.records()[0]
+        self.r53.change_resource_record_sets(HostedZoneId=self.zone_id, ChangeBatch={"Changes": [
+            {"Action": "DELETE", "ResourceRecordSet": old_rec},
+            {"Action": "CREATE", "ResourceRecordSet": {"Name": NAME, "Type": "A", "AliasTarget": {
+                "HostedZoneId": self.new_lb["CanonicalHostedZoneId"], "DNSName": self.new_lb["DNSName"].lower() + ".",
+                "EvaluateTargetHealth": True}}}]})
+
     def set_weights(self, old, new):
         self.reset_dns()
         old_rec = self.records()[0]
@@ -335,6 +345,27 @@ def test_finalize_refused_without_a_clean_bake_at_100(world, tmp_path):
     run = world.cutover(tmp_path, "finalize")
     assert run.rc != 0 and "finalize needs old 0 / new > 0, found old 50 / new 50" in one_line_error(run)
     assert world.shape() == {"old": 50, "new": 50}
+
+
+def test_issue21_stage_10_after_finalize_moves_to_90_10_never_a_green_no_op(world, tmp_path):
+    world.set_simple_new()
+    check = world.cutover(tmp_path, "10", args=["--check"])
+    assert check.rc == 0, check.tail()
+    out = flat(check.stdout)
+    assert "DELETE facilitator.ultravioletadao.xyz. A simple -> facilitator-production-alb" in out
+    assert "CREATE facilitator.ultravioletadao.xyz. A facilitator-old weight 90 -> karmacadabra-alb" in out
+    assert "CREATE facilitator.ultravioletadao.xyz. A facilitator-new weight 10" in out
+    assert "WOULD CHANGE (check mode)" in out and world.shape() == "simple:new"
+    run = world.cutover(tmp_path, "10")
+    assert run.rc == 0 and run.recap["changed"] == 1, run.tail()
+    assert "stage 10: CHANGED" in flat(run.stdout) and "NO CHANGE" not in flat(run.stdout)
+    assert world.shape() == {"old": 90, "new": 10}
+    rec = run.audit_records("dns_cutover.jsonl")[-1]
+    assert rec["from"] == "simple alias to new" and rec["to"] == "old 90 / new 10"
+    # stage 100 after finalize asks for what Route 53 already does (all traffic new): an honest no change
+    world.set_simple_new()
+    again = world.cutover(tmp_path, "100")
+    assert again.rc == 0 and again.recap["changed"] == 0 and world.shape() == "simple:new", again.tail()
 
 
 def test_stage_zero_rolls_back_without_a_gate(world, tmp_path):
