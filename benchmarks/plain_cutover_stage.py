@@ -235,7 +235,7 @@ def main(path):
     cfg = json.loads(open(path).read())
     c = clients(cfg)
     name = cfg["record"].rstrip(".") + "."
-    lock_id = cfg["record"].rstrip(".")
+    lock_id = cfg["record"].strip().lower().rstrip(".") + "."  # as the role keys it: normalised
     token = take_lock(c["ddb"], cfg["table"], lock_id, "plain@baseline", 1500)
     result = "refused"
     try:

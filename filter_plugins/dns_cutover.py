@@ -65,6 +65,22 @@ def dns_cutover_run(stage, stages, break_lock="no", bake_seconds=0, bake_interva
     return out
 
 
+def dns_cutover_record_name(record):
+    """The record name as Route 53 spells it: lower case with a trailing dot. The cutover
+    lock and its stage record are keyed by it, so `Facilitator.example.xyz` and
+    `facilitator.example.xyz.` are one lock (issue 18)."""
+    name = ("" if record is None else str(record)).strip().lower()
+    return name if name.endswith(".") else name + "."
+
+
+def dns_cutover_gate_read_error(message, phase):
+    """A gate that cannot be read (CloudWatch, ELBv2 or Route 53 call failed) is a breach, never
+    a pass: before the change it refuses the stage, during a bake it rolls back (issue 18)."""
+    first = (str(message or "gate read failed").strip().splitlines() or ["gate read failed"])[0]
+    return {"gate": "gate_read", "value": first, "threshold": "target health and metrics can be read",
+            "text": f"gate_read {phase}: {first}"}
+
+
 def dns_cutover_schedule(bake_seconds, interval_seconds, lock_margin_minutes):
     """The bake: reading interval (never longer than the bake), number of
     rounds (0 without a bake) and the lock TTL (bake + margin + 10 min for
@@ -191,6 +207,8 @@ class FilterModule:
         return {
             "dns_cutover_run": dns_cutover_run,
             "dns_cutover_schedule": dns_cutover_schedule,
+            "dns_cutover_record_name": dns_cutover_record_name,
+            "dns_cutover_gate_read_error": dns_cutover_gate_read_error,
             "dns_cutover_wait_chunks": dns_cutover_wait_chunks,
             "dns_cutover_bake_plan": dns_cutover_bake_plan,
             "dns_cutover_rollback_weights": dns_cutover_rollback_weights,

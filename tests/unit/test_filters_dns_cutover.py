@@ -169,3 +169,18 @@ def test_issue18_breach_while_stepping_down_rolls_toward_the_old_side():
     # stepping up still rolls back to where it was
     up = {"changed": True, "before": {"kind": "weighted", "weights": {"old": 90, "new": 10}}}
     assert f.dns_cutover_rollback_weights(up, "previous", STAGES, "50") == {"old": 90, "new": 10}
+
+
+@pytest.mark.parametrize("given", ["Facilitator.UltraVioletaDAO.xyz", "facilitator.ultravioletadao.xyz.",
+                                   " facilitator.ultravioletadao.xyz "])
+def test_issue18_lock_and_stage_record_use_the_normalised_record_name(given):
+    assert f.dns_cutover_record_name(given) == "facilitator.ultravioletadao.xyz."
+
+
+def test_issue18_gate_read_error_is_a_breach():
+    b = f.dns_cutover_gate_read_error("gate facilitator-production-alb: reading target health / metrics failed: "
+                                      "An error occurred (AccessDenied)\nmore", "bake 2/4")
+    assert b["gate"] == "gate_read" and b["value"].endswith("(AccessDenied)") and "\n" not in b["text"]
+    assert b["text"].startswith("gate_read bake 2/4: ")
+    msg = f.dns_cutover_breach_message([b], "50", 2, 4, {"old": 90, "new": 10}, 1.2)
+    assert "gate gate_read = " in msg and "Rolled back to old 90 / new 10" in msg
