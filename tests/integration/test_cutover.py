@@ -433,6 +433,48 @@ def test_breach_during_bake_rolls_back_by_itself(world, tmp_path):
     assert "token" not in item and item["last_result"]["S"] == "rolled back" and "clean_bake_stage" not in item
 
 
+def token_balance(chain, owner):
+    """The payer's token balance on the stack's base-sepolia chain (eth_call balanceOf)."""
+    import json as _json
+    net = chain["networks"]["base-sepolia"]
+    data = "0x70a08231" + owner.lower().removeprefix("0x").rjust(64, "0")
+    req = urllib.request.Request(net["rpc_url"], data=_json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_call",
+                                 "params": [{"to": net["token"]["address"], "data": data}, "latest"]}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    return int(_json.loads(urllib.request.urlopen(req, timeout=10).read())["result"], 16)
+
+
+def test_issue18_gate_probe_verifies_a_real_signed_payment_and_never_settles(world, tmp_path):
+    """The gate's probe POSTs a payment signed with the smoke test's payer to the new facilitator's /verify at
+    every reading: it must be valid; it is never settled (the payer's balance does not move); the key never
+    leaves the module (not in the output, the audit or the lock item)."""
+    import json as _json
+    state = Path(os.environ.get("FACILITATOR_OPS_STATE") or REPO / ".stack")
+    if not (state / "chain.json").exists():
+        pytest.skip(f"no {state}/chain.json: the stack's chains are not up")
+    chain = _json.loads((state / "chain.json").read_text())
+    payer = chain["networks"]["base-sepolia"]["payer"]["address"]
+    key = (state / "payer.key").read_text().strip().removeprefix("0x")
+    before = token_balance(chain, payer)
+    run = world.cutover(tmp_path, "10", dns_cutover_bake_seconds=2, dns_cutover_bake_interval_seconds=1)
+    assert run.rc == 0, run.tail()
+    out = flat(run.stdout)
+    assert "Probe health, version, branding, networks, signers and a signed /verify" in out
+    assert "probe ok" in out and "-> OK" in out
+    assert token_balance(chain, payer) == before  # verified, not settled
+    rec = run.audit_records("dns_cutover.jsonl")[-1]
+    assert rec["gate_before"]["probe"] == "ok"
+    assert key.lower() not in run.output.lower() and key.lower() not in _json.dumps(rec).lower()
+    assert key.lower() not in _json.dumps(world.lock_item()).lower()
+    # a payment the facilitator must call invalid (more than the payer holds) refuses the next stage
+    bad = world.cutover(tmp_path, "50", dns_cutover_probe_verify={
+        "network": "base-sepolia", "amount": str(before + 1), "x402_version": 2,
+        "pay_to": "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720",
+        "payer_key_file": str(state / "payer.key"), "chain_state_file": str(state / "chain.json")})
+    assert bad.rc != 0 and world.shape() == {"old": 90, "new": 10}, bad.tail()
+    assert "gate refused stage 50 before any change: http_probe" in one_line_error(bad) and "/verify" in one_line_error(bad)
+
+
 class FailingProxy:
     """Forwards every AWS call to the test's moto; once armed, refuses the calls of one service (by the
     SigV4 credential scope, e.g. `monitoring` = CloudWatch) with HTTP 403, as AWS does when a policy

@@ -70,7 +70,8 @@ def tallied_client(tally, ca_bundle, timeout):
         request.extensions["fo_sent_at"] = tally.clock()
 
     def on_response(response):
-        tally.answered(response.request.extensions.get("fo_sent_at", tally.clock()), response.status_code)
+        sent_at = response.request.extensions.get("fo_sent_at")
+        tally.answered(tally.clock() if sent_at is None else sent_at, response.status_code)
 
     c = http_client(ca_bundle, timeout, event_hooks={"request": [on_request], "response": [on_response]})
     return c
@@ -87,11 +88,10 @@ def verify_payment(c, tally, base_url, payer_key, network, x402_version, pay_to,
     except Exception as e:  # the SDK's errors: name the kind, never echo key material
         return vprobe.Check("verify", False, f"cannot sign the probe payment: {e.__class__.__name__}")
     body = {"x402Version": int(x402_version), "paymentPayload": payload, "paymentRequirements": req}
-    sent_at = tally.clock()
     try:
         r = c.post(base_url.rstrip("/") + "/verify", json=body)
     except httpx.HTTPError as e:
-        tally.unanswered(sent_at)
+        tally.unanswered(tally.clock())
         return vprobe.Check("verify", False, f"POST /verify unreachable: {describe_error(e)}")
     try:
         doc = r.json() if r.content else {}
