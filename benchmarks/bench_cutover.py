@@ -50,6 +50,7 @@ LOCAL = yaml.safe_load((REPO / "inventories/local/group_vars/facilitator/main.ym
 CUTOVER = yaml.safe_load((REPO / "inventories/local/group_vars/facilitator/dns_cutover.yml").read_text())
 DEFAULTS = yaml.safe_load((REPO / "roles/dns_cutover/defaults/main.yml").read_text())
 BREACH_INTERVAL = 2
+STATE = Path(os.environ.get("FACILITATOR_OPS_STATE") or REPO / ".stack")
 SEEDED = {"evm": "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", "solana": "8znFLenmnqxJQeqqTPeBtBnxZWrBxybgek4GTDZQTpUQ"}
 
 
@@ -66,7 +67,11 @@ def plain_config(stack, stage, audit_file):
         # monorepo Solana keypair): the inventories pin no signers.
         "evm_signers": [SEEDED["evm"]],
         "fee_payer": SEEDED["solana"],
-        "branding": "Ultravioleta DAO", "load": CUTOVER["dns_cutover_probe_load"], "audit_file": str(audit_file),
+        "branding": "Ultravioleta DAO", "audit_file": str(audit_file),
+        "verify": {"network": CUTOVER["dns_cutover_probe_verify"]["network"],
+                   "amount": CUTOVER["dns_cutover_probe_verify"]["amount"],
+                   "pay_to": CUTOVER["dns_cutover_probe_verify"]["pay_to"],
+                   "payer_key_file": str(STATE / "payer.key"), "chain_state_file": str(STATE / "chain.json")},
     }
 
 

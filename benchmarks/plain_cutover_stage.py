@@ -6,25 +6,24 @@ Independent on purpose: it imports boto3 and the standard library only, nothing
 of this project, so the figure it gives is what the playbook is compared with,
 not a copy of the playbook's own code. It makes the same API calls as one
 `cutover.yml -e stage=N` run with bake 0 (lock, gate: target health + record
-weight + CloudWatch, the same HTTP probe and load, one change batch waited to
-INSYNC, lock release with the stage record, an audit line) and exits non-zero
-when the gate or the probe fails.
+weight + CloudWatch, the same HTTP probe with a signed payment POSTed to
+/verify (never settled), one change batch waited to INSYNC, lock release with
+the stage record, an audit line) and exits non-zero when the gate or the probe
+fails. It signs the payment with the x402 SDK's client signer (a third-party
+package, as any client would), never with the project's code.
 
     python benchmarks/plain_cutover_stage.py CONFIG.json
 CONFIG: endpoint, new_url, ca, stage, zone, record, old/new {alb_name, region,
 set_identifier}, table, expected_networks, evm_signers, fee_payer, branding,
-load {requests, concurrency, p99_max_ms, error_rate_max}, audit_file.
+verify {payer_key_file, chain_state_file, network, pay_to, amount}, audit_file.
 """
 from __future__ import annotations
 
 import datetime
-import http.client
 import json
 import ssl
 import sys
-import threading
 import time
-import urllib.parse
 import urllib.request
 import uuid
 
@@ -110,7 +109,10 @@ def gate(c, cfg, lb_new, zid, name):
                                                      "Dimensions": [{"Name": "LoadBalancer", "Value": lb_dim}]},
                                           "Period": 60, "Stat": "Sum"}}
                for qid, metric in (("requests", "RequestCount"), ("target5xx", "HTTPCode_Target_5XX_Count"),
-                                   ("elb5xx", "HTTPCode_ELB_5XX_Count"))]
+                                   ("elb5xx", "HTTPCode_ELB_5XX_Count"), ("rtsum", "TargetResponseTime"))]
+    queries.append({"Id": "rtn", "MetricStat": {"Metric": {
+        "Namespace": "AWS/ApplicationELB", "MetricName": "TargetResponseTime",
+        "Dimensions": [{"Name": "LoadBalancer", "Value": lb_dim}]}, "Period": 60, "Stat": "SampleCount"}})
     queries += [{"Id": f"unhealthy{i}", "MetricStat": {"Metric": {
         "Namespace": "AWS/ApplicationELB", "MetricName": "UnHealthyHostCount",
         "Dimensions": [{"Name": "LoadBalancer", "Value": lb_dim}, {"Name": "TargetGroup", "Value": tg}]},
@@ -135,40 +137,28 @@ def get(url, ctx, timeout=10):
         return r.status, r.read().decode("utf-8", "replace")
 
 
-def load(url, ctx, requests, concurrency, timeout=10):
-    """`requests` GETs over `concurrency` keep-alive connections; latencies in ms, errors."""
-    u = urllib.parse.urlsplit(url)
-    lock, lat, errors, left = threading.Lock(), [], [0], [int(requests)]
+def verify(base, ctx, v):
+    """POST /verify with an EIP-3009 payment signed by the x402 SDK's client signer (never /settle)."""
+    from eth_account import Account
+    from x402.mechanisms.evm.exact.client import ExactEvmScheme
+    from x402.mechanisms.evm.signers import EthAccountSigner
+    from x402.schemas import PaymentPayload
+    from x402.schemas import PaymentRequirements
 
-    def worker():
-        conn = (http.client.HTTPSConnection(u.hostname, u.port, timeout=timeout, context=ctx) if u.scheme == "https"
-                else http.client.HTTPConnection(u.hostname, u.port, timeout=timeout))
-        while True:
-            with lock:
-                if left[0] <= 0:
-                    break
-                left[0] -= 1
-            t = time.perf_counter()
-            try:
-                conn.request("GET", u.path or "/")
-                resp = conn.getresponse()
-                resp.read()
-                ok = resp.status == 200
-            except OSError:
-                ok = False
-                conn.close()
-            with lock:
-                lat.append((time.perf_counter() - t) * 1000)
-                errors[0] += not ok
-        conn.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(max(1, int(concurrency)))]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    lat.sort()
-    return dict(requests=len(lat), errors=errors[0], p99_ms=lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else None)
+    net = json.loads(open(v["chain_state_file"]).read())["networks"][v["network"]]
+    payer = Account.from_key(open(v["payer_key_file"]).read().strip())
+    req = PaymentRequirements(scheme="exact", network=net["caip2"], asset=net["token"]["address"], amount=str(v["amount"]),
+                              pay_to=v["pay_to"], max_timeout_seconds=300,
+                              extra={"name": net["token"]["name"], "version": net["token"]["version"]})
+    payload = PaymentPayload(x402_version=2, payload=ExactEvmScheme(EthAccountSigner(payer)).create_payment_payload(req),
+                             accepted=req)
+    dump = dict(by_alias=True, exclude_none=True, mode="json")
+    body = json.dumps({"x402Version": 2, "paymentPayload": payload.model_dump(**dump),
+                       "paymentRequirements": req.model_dump(**dump)}).encode()
+    r = urllib.request.Request(base + "/verify", data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(r, timeout=30, context=ctx) as resp:
+        doc = json.loads(resp.read() or b"{}")
+    return [] if doc.get("isValid") else [f"/verify invalid: {doc.get('invalidReason') or doc}"]
 
 
 def probe(cfg):
@@ -193,10 +183,7 @@ def probe(cfg):
     payers = {(k.get("extra") or {}).get("feePayer") for k in supported.get("kinds", [])}
     if cfg.get("fee_payer") and cfg["fee_payer"] not in payers:
         problems.append(f"fee payer {cfg['fee_payer']} not live")
-    stats = load(base + cfg["load"].get("path", "/health"), ctx, cfg["load"]["requests"], cfg["load"]["concurrency"])
-    if stats["errors"] / max(1, stats["requests"]) > cfg["load"]["error_rate_max"] or \
-            (stats["p99_ms"] or 0) > cfg["load"]["p99_max_ms"]:
-        problems.append(f"load {stats}")
+    problems += verify(base, ctx, cfg["verify"])
     return problems
 
 
@@ -235,7 +222,7 @@ def main(path):
     cfg = json.loads(open(path).read())
     c = clients(cfg)
     name = cfg["record"].rstrip(".") + "."
-    lock_id = cfg["record"].rstrip(".")
+    lock_id = cfg["record"].strip().lower().rstrip(".") + "."  # as the role keys it: normalised
     token = take_lock(c["ddb"], cfg["table"], lock_id, "plain@baseline", 1500)
     result = "refused"
     try:

@@ -65,6 +65,22 @@ def dns_cutover_run(stage, stages, break_lock="no", bake_seconds=0, bake_interva
     return out
 
 
+def dns_cutover_record_name(record):
+    """The record name as Route 53 spells it: lower case with a trailing dot. The cutover
+    lock and its stage record are keyed by it, so `Facilitator.example.xyz` and
+    `facilitator.example.xyz.` are one lock (issue 18)."""
+    name = ("" if record is None else str(record)).strip().lower()
+    return name if name.endswith(".") else name + "."
+
+
+def dns_cutover_gate_read_error(message, phase):
+    """A gate that cannot be read (CloudWatch, ELBv2 or Route 53 call failed) is a breach, never
+    a pass: before the change it refuses the stage, during a bake it rolls back (issue 18)."""
+    first = (str(message or "gate read failed").strip().splitlines() or ["gate read failed"])[0]
+    return {"gate": "gate_read", "value": first, "threshold": "target health and metrics can be read",
+            "text": f"gate_read {phase}: {first}"}
+
+
 def dns_cutover_schedule(bake_seconds, interval_seconds, lock_margin_minutes):
     """The bake: reading interval (never longer than the bake), number of
     rounds (0 without a bake) and the lock TTL (bake + margin + 10 min for
@@ -126,18 +142,28 @@ def dns_cutover_bake_clean(bake_plan, rounds, bake_seconds, finalize_min_bake_se
                 and int(float(bake_seconds)) >= int(float(finalize_min_bake_seconds)))
 
 
+def _share(weights):
+    total = weights["old"] + weights["new"]
+    return 0.5 if total == 0 else weights["new"] / total
+
+
 def dns_cutover_rollback_weights(dns_change, rollback_to, stages, stage):
     """Where a breach rolls back to: old 100 / new 0 with rollback_to=zero;
     otherwise the weights before this run's change, or, when this run changed
-    nothing (or the record was simple before), the next lower stage."""
+    nothing (or the record was simple before), the next lower stage.
+    A breach always rolls toward the OLD side: when this run lowered the new
+    side's share (100 -> 50, or stage 10 after finalize), the weights before it
+    gave the failing new side MORE traffic, so it rolls to the next lower stage
+    below this one (old 100 / new 0 below the lowest)."""
     if rollback_to == "zero":
         return {"old": 100, "new": 0}
     change = dns_change or {}
     before = (change.get("before") or {}).get("weights") or {}
-    if change.get("changed") and before.get("new") is not None:
-        return dict(before)
     cur = _int_or_none(stage) or 0
     lower = max((i for i in (_int_or_none(s) for s in stages or []) if i is not None and i < cur), default=0)
+    if (change.get("changed") and before.get("new") is not None and before.get("old") is not None
+            and _share(before) < cur / 100.0):
+        return dict(before)
     return {"old": 100 - lower, "new": lower}
 
 
@@ -181,6 +207,8 @@ class FilterModule:
         return {
             "dns_cutover_run": dns_cutover_run,
             "dns_cutover_schedule": dns_cutover_schedule,
+            "dns_cutover_record_name": dns_cutover_record_name,
+            "dns_cutover_gate_read_error": dns_cutover_gate_read_error,
             "dns_cutover_wait_chunks": dns_cutover_wait_chunks,
             "dns_cutover_bake_plan": dns_cutover_bake_plan,
             "dns_cutover_rollback_weights": dns_cutover_rollback_weights,

@@ -16,7 +16,8 @@ description:
     the cutover needs one verdict naming the gate, the value and the threshold, in one module call per bake round.
   - Read-only; runs the same in check mode.
   - A metric gate without datapoints ("no data") gets a verdict of its own (O(no_data)), never a silent pass.
-  - The HTTP probe of the facilitator is not part of this module (the C(facilitator_verify) role runs it).
+  - The gate's own probe traffic (O(probe_sent)) is taken out of the metrics before they are judged.
+  - The HTTP probe of the facilitator is not part of this module (M(cutover_probe) runs it).
 author:
   - facilitator-ops
 options:
@@ -61,6 +62,20 @@ options:
     description: Highest UnHealthyHostCount (Maximum) in the window.
     type: float
     default: 0
+  max_target_response_time:
+    description:
+      - Highest mean C(TargetResponseTime) (Sum / SampleCount, seconds) of the real requests in the window.
+        Unset, not judged.
+    type: float
+  probe_sent:
+    description:
+      - What the gate's own HTTP probe (M(cutover_probe)) sent through this ALB, as the C(sent) rows it returns,
+        C([minute, requests, 5xx, unanswered]). Subtracted, minute by minute, from C(RequestCount), the 5XX counts and
+        C(TargetResponseTime)'s samples before any verdict, so "no data" still means no real traffic and a real 5XX
+        rate is not diluted by the probe.
+    type: list
+    elements: raw
+    default: []
   no_data:
     description: Verdict for a metric gate without datapoints. C(warn) passes but says so in RV(warnings_list) and RV(line).
     type: str
@@ -118,7 +133,9 @@ warnings_list:
   type: list
   elements: str
 readings:
-  description: healthy_targets, unhealthy_targets, other_targets, requests, target_5xx, elb_5xx, rate_5xx, unhealthy_host_max, window_minutes.
+  description:
+    - healthy_targets, unhealthy_targets, other_targets, requests, target_5xx, elb_5xx, rate_5xx, unhealthy_host_max,
+      target_response_time, probe_requests_excluded, window_minutes (the request counts without the probe's).
   returned: always
   type: dict
 line:
@@ -162,6 +179,8 @@ def main():
             max_5xx_rate=dict(type="float", default=0.01),
             error_budget_5xx=dict(type="float", default=5),
             max_unhealthy_host_count=dict(type="float", default=0),
+            max_target_response_time=dict(type="float"),
+            probe_sent=dict(type="list", elements="raw", default=[]),
             no_data=dict(type="str", default="warn", choices=list(gate.NO_DATA_VERDICTS)),
             no_data_at_zero_weight=dict(type="str", choices=list(gate.NO_DATA_VERDICTS)),
             traffic_record=dict(type="dict"),
@@ -196,14 +215,15 @@ def main():
                     [gate.tg_dimension(tg["arn"]) for tg in health.values()],
                     p["metrics_window_minutes"],
                     aws_retry=True,
+                    probe_rows=p["probe_sent"],
                 )
             )
-    except (ValueError, r53.CutoverError) as e:
+    except (ValueError, TypeError, IndexError, r53.CutoverError) as e:
         module.fail_json(msg=f"gate {p['alb_name']}: {e}")
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
         module.fail_json_aws(e, msg=f"gate {p['alb_name']}: reading target health / metrics failed")
 
-    thresholds = {k: p[k] for k in ("min_healthy_targets", "max_unhealthy_targets", "max_5xx_rate", "error_budget_5xx", "max_unhealthy_host_count", "no_data", "no_data_at_zero_weight")}
+    thresholds = {k: p[k] for k in ("min_healthy_targets", "max_unhealthy_targets", "max_5xx_rate", "error_budget_5xx", "max_unhealthy_host_count", "max_target_response_time", "no_data", "no_data_at_zero_weight")}
     breaches, warnings, rate = gate.evaluate(readings, thresholds)
     readings["rate_5xx"] = None if rate is None else round(rate, 6)
     line = gate.line(readings, rate, thresholds)

@@ -8,7 +8,8 @@
    (`show stat`) and publishes what an ALB publishes, under AWS/ApplicationELB with
    the seeded load balancers' and target groups' real dimensions (read from the
    AWS stand-in): RequestCount, HTTPCode_Target_5XX_Count, HTTPCode_ELB_5XX_Count,
-   TargetResponseTime (LoadBalancer, and LoadBalancer+TargetGroup) and
+   TargetResponseTime (LoadBalancer, and LoadBalancer+TargetGroup; one sample per request, as an
+   ALB counts it: SampleCount = requests, Sum = their seconds, HAProxy's mean response time) and
    HealthyHostCount / UnHealthyHostCount (LoadBalancer+TargetGroup). As on AWS,
    no request metric is published for an interval without traffic.
 3. Users: a steady trickle of GET requests through the public name, so the
@@ -121,7 +122,12 @@ def metric_data(now, before, lb_dim, tg_dim, when):
         for dims in (lb, lbtg):
             out.append(m("RequestCount", dims, requests))
             out.append(m("HTTPCode_Target_5XX_Count", dims, t5))
-            out.append(m("TargetResponseTime", dims, now["rtime_ms"] / 1000.0, "Seconds"))
+            # As an ALB does: one sample per request (SampleCount = requests, Sum = their seconds),
+            # so Sum / SampleCount is the mean and a client's own samples can be taken out.
+            rt = now["rtime_ms"] / 1000.0
+            out.append({"MetricName": "TargetResponseTime", "Dimensions": dims, "Timestamp": when, "Unit": "Seconds",
+                        "StatisticValues": {"SampleCount": float(requests), "Sum": rt * requests,
+                                            "Minimum": rt, "Maximum": rt}})
         out.append(m("HTTPCode_ELB_5XX_Count", lb, elb5))
     return out, {"requests": requests, "target_5xx": t5, "elb_5xx": elb5}
 

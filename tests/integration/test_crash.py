@@ -505,7 +505,7 @@ def test_cutover_killed_at_every_changing_point(cstack, tmp_path):
     assert [p for p in points if p[1] == "route53_weighted_alias: change batch sent"]
     s.reset_dns()
     s.clear_lock()
-    lock_id = "facilitator.ultravioletadao.xyz"
+    lock_id = "facilitator.ultravioletadao.xyz."  # the normalised record name (issue 18)
 
     def after_kill(run, point):
         assert_audited(run, "dns_cutover.jsonl")
@@ -527,9 +527,9 @@ def test_two_cutovers_started_together_one_wins(cstack, tmp_path):
     s.clear_lock()
     win, lose = together("cutover.yml", tmp_path, _cutover_vars(s, dns_cutover_owner="alice@laptop-a"),
                          _cutover_vars(s, dns_cutover_owner="bob@laptop-b"),
-                         "run_lock: cutover lock on facilitator.ultravioletadao.xyz taken")
+                         "run_lock: cutover lock on facilitator.ultravioletadao.xyz. taken")
     msg = flat(lose.output)
-    assert "cutover lock on facilitator.ultravioletadao.xyz held by" in msg
+    assert "cutover lock on facilitator.ultravioletadao.xyz. held by" in msg
     assert ("alice@laptop-a" in msg) or ("bob@laptop-b" in msg)
     assert s.shape() == {"old": 90, "new": 10}
-    assert not lock_item(s.ddb, "facilitator.ultravioletadao.xyz").get("token")
+    assert not lock_item(s.ddb, "facilitator.ultravioletadao.xyz.").get("token")

@@ -12,6 +12,8 @@ last in this file.
 from __future__ import annotations
 
 import datetime
+import http.client
+import http.server
 import os
 import re
 import shutil
@@ -177,6 +179,16 @@ class Stack:
                 "Name": NAME, "Type": "A", "AliasTarget": {"HostedZoneId": self.old_lb["CanonicalHostedZoneId"],
                                                          "DNSName": self.old_lb["DNSName"].lower() + ".", "EvaluateTargetHealth": True}}}]})
 
+    def set_simple_new(self):
+        """The world after finalize: a fresh zone whose simple alias points to the new ALB."""
+        self.reset_dns()
+        old_rec = self.records()[0]
+        self.r53.change_resource_record_sets(HostedZoneId=self.zone_id, ChangeBatch={"Changes": [
+            {"Action": "DELETE", "ResourceRecordSet": old_rec},
+            {"Action": "CREATE", "ResourceRecordSet": {"Name": NAME, "Type": "A", "AliasTarget": {
+                "HostedZoneId": self.new_lb["CanonicalHostedZoneId"], "DNSName": self.new_lb["DNSName"].lower() + ".",
+                "EvaluateTargetHealth": True}}}]})
+
     def set_weights(self, old, new):
         self.reset_dns()
         old_rec = self.records()[0]
@@ -189,13 +201,13 @@ class Stack:
 
     def lock_item(self):
         try:
-            return self.ddb.get_item(TableName=TABLE, Key={"lock_id": {"S": NAME.rstrip(".")}}, ConsistentRead=True).get("Item", {})
+            return self.ddb.get_item(TableName=TABLE, Key={"lock_id": {"S": NAME}}, ConsistentRead=True).get("Item", {})
         except self.ddb.exceptions.ResourceNotFoundException:
             return {}
 
     def clear_lock(self):
         try:
-            self.ddb.delete_item(TableName=TABLE, Key={"lock_id": {"S": NAME.rstrip(".")}})
+            self.ddb.delete_item(TableName=TABLE, Key={"lock_id": {"S": NAME}})
         except self.ddb.exceptions.ResourceNotFoundException:
             pass
 
@@ -331,10 +343,31 @@ def test_finalize_refused_without_a_clean_bake_at_100(world, tmp_path):
     assert "finalize needs a clean bake at stage 100 first" in one_line_error(run)
     assert world.shape() == {"old": 0, "new": 100}
     world.set_weights(50, 50)
-    world.ddb.put_item(TableName=TABLE, Item={"lock_id": {"S": NAME.rstrip(".")}, "clean_bake_stage": {"S": "100"}})
+    world.ddb.put_item(TableName=TABLE, Item={"lock_id": {"S": NAME}, "clean_bake_stage": {"S": "100"}})
     run = world.cutover(tmp_path, "finalize")
     assert run.rc != 0 and "finalize needs old 0 / new > 0, found old 50 / new 50" in one_line_error(run)
     assert world.shape() == {"old": 50, "new": 50}
+
+
+def test_issue21_stage_10_after_finalize_moves_to_90_10_never_a_green_no_op(world, tmp_path):
+    world.set_simple_new()
+    check = world.cutover(tmp_path, "10", args=["--check"])
+    assert check.rc == 0, check.tail()
+    out = flat(check.stdout)
+    assert "DELETE facilitator.ultravioletadao.xyz. A simple -> facilitator-production-alb" in out
+    assert "CREATE facilitator.ultravioletadao.xyz. A facilitator-old weight 90 -> karmacadabra-alb" in out
+    assert "CREATE facilitator.ultravioletadao.xyz. A facilitator-new weight 10" in out
+    assert "WOULD CHANGE (check mode)" in out and world.shape() == "simple:new"
+    run = world.cutover(tmp_path, "10")
+    assert run.rc == 0 and run.recap["changed"] == 1, run.tail()
+    assert "stage 10: CHANGED" in flat(run.stdout) and "NO CHANGE" not in flat(run.stdout)
+    assert world.shape() == {"old": 90, "new": 10}
+    rec = run.audit_records("dns_cutover.jsonl")[-1]
+    assert rec["from"] == "simple alias to new" and rec["to"] == "old 90 / new 10"
+    # stage 100 after finalize asks for what Route 53 already does (all traffic new): an honest no change
+    world.set_simple_new()
+    again = world.cutover(tmp_path, "100")
+    assert again.rc == 0 and again.recap["changed"] == 0 and world.shape() == "simple:new", again.tail()
 
 
 def test_stage_zero_rolls_back_without_a_gate(world, tmp_path):
@@ -400,6 +433,144 @@ def test_breach_during_bake_rolls_back_by_itself(world, tmp_path):
     assert "token" not in item and item["last_result"]["S"] == "rolled back" and "clean_bake_stage" not in item
 
 
+def token_balance(chain, owner):
+    """The payer's token balance on the stack's base-sepolia chain (eth_call balanceOf)."""
+    import json as _json
+    net = chain["networks"]["base-sepolia"]
+    data = "0x70a08231" + owner.lower().removeprefix("0x").rjust(64, "0")
+    req = urllib.request.Request(net["rpc_url"], data=_json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_call",
+                                 "params": [{"to": net["token"]["address"], "data": data}, "latest"]}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    return int(_json.loads(urllib.request.urlopen(req, timeout=10).read())["result"], 16)
+
+
+def test_issue18_gate_probe_verifies_a_real_signed_payment_and_never_settles(world, tmp_path):
+    """The gate's probe POSTs a payment signed with the smoke test's payer to the new facilitator's /verify at
+    every reading: it must be valid; it is never settled (the payer's balance does not move); the key never
+    leaves the module (not in the output, the audit or the lock item)."""
+    import json as _json
+    state = Path(os.environ.get("FACILITATOR_OPS_STATE") or REPO / ".stack")
+    if not (state / "chain.json").exists():
+        pytest.skip(f"no {state}/chain.json: the stack's chains are not up")
+    chain = _json.loads((state / "chain.json").read_text())
+    payer = chain["networks"]["base-sepolia"]["payer"]["address"]
+    key = (state / "payer.key").read_text().strip().removeprefix("0x")
+    before = token_balance(chain, payer)
+    run = world.cutover(tmp_path, "10", dns_cutover_bake_seconds=2, dns_cutover_bake_interval_seconds=1)
+    assert run.rc == 0, run.tail()
+    out = flat(run.stdout)
+    assert "Probe health, version, branding, networks, signers and a signed /verify" in out
+    assert "probe ok" in out and "-> OK" in out
+    assert token_balance(chain, payer) == before  # verified, not settled
+    rec = run.audit_records("dns_cutover.jsonl")[-1]
+    assert rec["gate_before"]["probe"] == "ok"
+    assert key.lower() not in run.output.lower() and key.lower() not in _json.dumps(rec).lower()
+    assert key.lower() not in _json.dumps(world.lock_item()).lower()
+    # a payment the facilitator must call invalid (more than the payer holds) refuses the next stage
+    bad = world.cutover(tmp_path, "50", dns_cutover_probe_verify={
+        "network": "base-sepolia", "amount": str(before + 1), "x402_version": 2,
+        "pay_to": "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720",
+        "payer_key_file": str(state / "payer.key"), "chain_state_file": str(state / "chain.json")})
+    assert bad.rc != 0 and world.shape() == {"old": 90, "new": 10}, bad.tail()
+    assert "gate refused stage 50 before any change: http_probe" in one_line_error(bad) and "/verify" in one_line_error(bad)
+
+
+class FailingProxy:
+    """Forwards every AWS call to the test's moto; once armed, refuses the calls of one service (by the
+    SigV4 credential scope, e.g. `monitoring` = CloudWatch) with HTTP 403, as AWS does when a policy
+    starts denying them mid-run."""
+
+    def __init__(self, upstream, service):
+        self.upstream, self.scope, self.armed, self.refused = upstream, f"/{service}/aws4_request", False, 0
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def _any(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if proxy.armed and proxy.scope in (self.headers.get("Authorization") or ""):
+                    proxy.refused += 1
+                    self.send_response(403)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                host, port = proxy.upstream.split("//", 1)[1].split(":")
+                conn = http.client.HTTPConnection(host, int(port), timeout=60)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                conn.request(self.command, self.path, body=body, headers=headers)
+                r = conn.getresponse()
+                data = r.read()
+                self.send_response(r.status)
+                for k, v in r.getheaders():
+                    if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                conn.close()
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _any
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+def test_issue18_gate_read_error_during_the_bake_rolls_back(world, tmp_path):
+    """CloudWatch refuses the gate's reads once the bake of stage 50 runs: that is a breach (gate_read),
+    rolled back like any other, never a green end nor a crash that leaves 50/50 standing."""
+    world.set_weights(90, 10)
+    proxy = FailingProxy(world.endpoint, "monitoring")
+    try:
+        def arm_at_50():
+            deadline = time.time() + 240
+            while time.time() < deadline:
+                if world.shape() == {"old": 50, "new": 50}:
+                    proxy.armed = True
+                    return
+                time.sleep(0.2)
+
+        watcher = threading.Thread(target=arm_at_50, daemon=True)
+        watcher.start()
+        run = world.cutover(tmp_path, "50", aws_endpoint_url=proxy.url, dns_cutover_bake_seconds=60,
+                            dns_cutover_bake_interval_seconds=2)
+        watcher.join(5)
+    finally:
+        proxy.close()
+    assert proxy.armed and proxy.refused, "CloudWatch was never refused"
+    assert run.rc != 0
+    msg = one_line_error(run)
+    assert msg.startswith("BREACH during the bake of stage 50"), msg
+    assert "gate gate_read = " in msg and "Rolled back to old 90 / new 10" in msg, msg
+    assert world.shape() == {"old": 90, "new": 10}
+    rec = run.audit_records("dns_cutover.jsonl")[-1]
+    assert rec["result"] == "rolled back"
+    assert world.lock_item()["last_result"]["S"] == "rolled back"
+
+
+def test_issue18_the_lock_is_keyed_by_the_normalised_record_name(world, tmp_path):
+    """`Facilitator.UltravioletaDAO.xyz` and `facilitator.ultravioletadao.xyz.` are one name: one lock."""
+    world.cutover(tmp_path, "0")  # creates the table if the tests run alone
+    world.ddb.put_item(TableName=TABLE, Item={
+        "lock_id": {"S": NAME}, "owner": {"S": "erin@laptop-e"}, "token": {"S": "erin"},
+        "acquired_at": {"S": "2026-01-01T00:00:00Z"}, "expires_at": {"N": str(int(time.time()) + 600)}})
+    try:
+        run = world.cutover(tmp_path, "10", dns_cutover_record="Facilitator.UltravioletaDAO.xyz")
+        assert run.rc != 0
+        assert "cutover lock on facilitator.ultravioletadao.xyz. held by erin@laptop-e" in one_line_error(run), run.tail()
+        assert world.shape() == "simple:old"
+    finally:
+        world.clear_lock()
+    run = world.cutover(tmp_path, "10", dns_cutover_record="facilitator.ultravioletadao.xyz.")
+    assert run.rc == 0, run.tail()
+    assert world.lock_item()["last_stage"]["S"] == "10" and world.shape() == {"old": 90, "new": 10}
+
+
 # --- the lock --------------------------------------------------------------------------
 
 def test_concurrent_run_is_refused_naming_the_holder(world, tmp_path):
@@ -417,7 +588,7 @@ def test_concurrent_run_is_refused_naming_the_holder(world, tmp_path):
     first.join(300)
     assert second.rc != 0
     msg = one_line_error(second)
-    assert "cutover lock on facilitator.ultravioletadao.xyz held by alice@laptop-a" in msg, msg
+    assert "cutover lock on facilitator.ultravioletadao.xyz. held by alice@laptop-a" in msg, msg
     assert results["a"].rc == 0, results["a"].tail()
     assert world.shape() == {"old": 90, "new": 10}  # the refused run changed nothing
 
@@ -453,7 +624,7 @@ def test_a_run_whose_lock_was_broken_never_writes(world, tmp_path):
 def test_stale_lock_is_broken_only_when_asked(world, tmp_path):
     world.cutover(tmp_path, "0")  # creates the table if the tests run alone
     world.ddb.put_item(TableName=TABLE, Item={
-        "lock_id": {"S": NAME.rstrip(".")}, "owner": {"S": "carol@gone"}, "token": {"S": "dead"},
+        "lock_id": {"S": NAME}, "owner": {"S": "carol@gone"}, "token": {"S": "dead"},
         "acquired_at": {"S": "2026-01-01T00:00:00Z"}, "expires_at": {"N": str(int(time.time()) - 60)}})
     run = world.cutover(tmp_path, "10")
     assert run.rc != 0 and "carol@gone" in one_line_error(run) and "break_lock=yes" in one_line_error(run)

@@ -103,20 +103,92 @@ def test_recorded_target_health_counts_states():
     assert summary["unhealthy_details"] == ["10.42.2.20:8080 Target.Timeout"]
 
 
+def _ts(minute):
+    return datetime.datetime(2026, 11, 27, 20, minute, tzinfo=datetime.timezone.utc)
+
+
 def test_recorded_metrics_query_and_sums():
     cw = boto3.client("cloudwatch", region_name="us-east-2", aws_access_key_id="x", aws_secret_access_key="x")
-    now = datetime.datetime(2026, 11, 27, 21, 0, tzinfo=datetime.timezone.utc)
+    now = datetime.datetime(2026, 11, 27, 20, 59, 30, tzinfo=datetime.timezone.utc)
     lb_dim, tg_dim = gate.lb_dimension(LB_ARN), gate.tg_dimension(TG_ARN)
     with Stubber(cw) as stub:
         stub.add_response("get_metric_data", {"MetricDataResults": [
-            {"Id": "requests", "Values": [60.0, 40.0], "StatusCode": "Complete"},
-            {"Id": "target5xx", "Values": [2.0, 1.0], "StatusCode": "Complete"},
-            {"Id": "elb5xx", "Values": [], "StatusCode": "Complete"},
-            {"Id": "unhealthy0", "Values": [0.0, 1.0], "StatusCode": "Complete"},
+            {"Id": "requests", "Timestamps": [_ts(58), _ts(57)], "Values": [60.0, 40.0], "StatusCode": "Complete"},
+            {"Id": "target5xx", "Timestamps": [_ts(58), _ts(57)], "Values": [2.0, 1.0], "StatusCode": "Complete"},
+            {"Id": "elb5xx", "Timestamps": [], "Values": [], "StatusCode": "Complete"},
+            {"Id": "rtsum", "Timestamps": [_ts(58), _ts(57)], "Values": [6.0, 4.0], "StatusCode": "Complete"},
+            {"Id": "rtn", "Timestamps": [_ts(58), _ts(57)], "Values": [60.0, 40.0], "StatusCode": "Complete"},
+            {"Id": "unhealthy0", "Timestamps": [_ts(58), _ts(57)], "Values": [0.0, 1.0], "StatusCode": "Complete"},
         ]}, {"MetricDataQueries": gate.metric_queries(lb_dim, [tg_dim], 60),
-             "StartTime": now - datetime.timedelta(minutes=5), "EndTime": now, "ScanBy": ANY})
+             # whole minutes, ending with the current one
+             "StartTime": _ts(55), "EndTime": datetime.datetime(2026, 11, 27, 21, 0, tzinfo=datetime.timezone.utc),
+             "ScanBy": ANY})
         out = gate.read_metrics(cw, lb_dim, [tg_dim], 5, now=now)
-    assert out == {"window_minutes": 5, "requests": 100.0, "target_5xx": 3.0, "elb_5xx": None, "unhealthy_host_max": 1.0}
+    assert out == {"window_minutes": 5, "requests": 100.0, "target_5xx": 3.0, "elb_5xx": None, "unhealthy_host_max": 1.0,
+                   "target_response_time": 0.1, "probe_requests_excluded": 0}
     q = {m["Id"]: m["MetricStat"] for m in gate.metric_queries(lb_dim, [tg_dim], 60)}
     assert q["unhealthy0"]["Metric"]["Dimensions"] == [{"Name": "LoadBalancer", "Value": lb_dim}, {"Name": "TargetGroup", "Value": tg_dim}]
     assert q["requests"]["Stat"] == "Sum" and q["unhealthy0"]["Stat"] == "Maximum"
+    assert q["rtsum"]["Metric"]["MetricName"] == "TargetResponseTime" and q["rtn"]["Stat"] == "SampleCount"
+
+
+def _metrics_with_probe(cw_minutes, probe_rows, now=datetime.datetime(2026, 11, 27, 20, 59, 30, tzinfo=datetime.timezone.utc)):
+    """read_metrics over recorded per-minute datapoints {minute: (requests, target5xx, rtsum)}."""
+    cw = boto3.client("cloudwatch", region_name="us-east-2", aws_access_key_id="x", aws_secret_access_key="x")
+    lb_dim, tg_dim = gate.lb_dimension(LB_ARN), gate.tg_dimension(TG_ARN)
+    ts = [_ts(m) for m in cw_minutes]
+    col = lambda i: [float(v[i]) for v in cw_minutes.values()]
+    with Stubber(cw) as stub:
+        stub.add_response("get_metric_data", {"MetricDataResults": [
+            {"Id": "requests", "Timestamps": ts, "Values": col(0), "StatusCode": "Complete"},
+            {"Id": "target5xx", "Timestamps": ts, "Values": col(1), "StatusCode": "Complete"},
+            {"Id": "elb5xx", "Timestamps": [], "Values": [], "StatusCode": "Complete"},
+            {"Id": "rtsum", "Timestamps": ts, "Values": col(2), "StatusCode": "Complete"},
+            {"Id": "rtn", "Timestamps": ts, "Values": col(0), "StatusCode": "Complete"},
+            {"Id": "unhealthy0", "Timestamps": ts, "Values": [0.0] * len(ts), "StatusCode": "Complete"},
+        ]}, {"MetricDataQueries": ANY, "StartTime": ANY, "EndTime": ANY, "ScanBy": ANY})
+        return gate.read_metrics(cw, lb_dim, [tg_dim], 5, now=now, probe_rows=probe_rows)
+
+
+def _probe(minute, requests, errors=0):
+    return [int(_ts(minute).timestamp()), requests, errors, 0]
+
+
+def test_issue18_gate_does_not_count_its_own_probe_5xx_rate_not_diluted():
+    """100 real requests with 6 real 5XX in the window, plus 100 probe requests in each of 5 readings:
+    CloudWatch says 6 / 600 = 1% (passes at max 1%); the real rate is 6%: a breach."""
+    cw = {m: (20 + 100, 2 if m < 58 else 0, 60.0) for m in (55, 56, 57, 58, 59)}
+    out = _metrics_with_probe(cw, [_probe(m, 100) for m in (55, 56, 57, 58, 59)])
+    assert out["requests"] == 100.0 and out["target_5xx"] == 6.0 and out["probe_requests_excluded"] == 500
+    breaches, _, rate = gate.evaluate(dict(out, healthy_targets=2, unhealthy_targets=0, new_weight=10), T)
+    assert rate == pytest.approx(0.06) and [b["gate"] for b in breaches] == ["5xx_rate"]
+
+
+def test_issue18_gate_does_not_count_its_own_probe_no_data_still_fires():
+    """No real traffic, only the probe's: that is "no data", not a clean pass."""
+    cw = {m: (6, 0, 0.06) for m in (57, 58, 59)}
+    out = _metrics_with_probe(cw, [_probe(m, 6) for m in (57, 58, 59)] + [_probe(54, 6)])  # 54: outside the window
+    assert out["requests"] == 0.0 and out["probe_requests_excluded"] == 18
+    breaches, _, rate = gate.evaluate(dict(out, new_weight=10), dict(T, no_data="fail"))
+    assert rate is None and "5xx_rate" in [b["gate"] for b in breaches]
+
+
+def test_issue18_probe_minutes_without_datapoints_subtract_nothing():
+    # the probe's last minute is not in CloudWatch yet: nothing is taken from the other minutes
+    judged, taken = gate.subtract_probe({60: {"requests": 10.0, "target5xx": 1.0, "rtn": 10.0, "rtsum": 1.0}},
+                                        [[60, 4, 1, 0], [120, 5, 0, 0]])
+    assert taken == 4 and judged[60]["requests"] == 6.0 and judged[60]["target5xx"] == 0.0 and judged[60]["rtn"] == 6.0
+    # never below zero
+    judged, taken = gate.subtract_probe({60: {"requests": 2.0}}, [[75, 5, 0, 0]])
+    assert taken == 2 and judged[60]["requests"] == 0.0
+
+
+def test_issue18_target_response_time_is_judged():
+    cw = {m: (100, 0, 150.0) for m in (57, 58, 59)}  # 1.5 s mean
+    out = _metrics_with_probe(cw, [])
+    assert out["target_response_time"] == 1.5
+    t = dict(T, max_target_response_time=1.0)
+    breaches, _, _ = gate.evaluate(dict(out, new_weight=10), t)
+    assert [b["gate"] for b in breaches] == ["target_response_time"]
+    assert breaches[0]["text"] == "TargetResponseTime mean=1.5s > 1s"
+    assert gate.evaluate(dict(out, new_weight=10), dict(T, max_target_response_time=2.0))[0] == []

@@ -95,10 +95,28 @@ def test_rollback_after_finalize_is_one_batch_back_to_weighted():
     assert [c["Action"] for c in changes] == ["DELETE", "CREATE", "CREATE"]
 
 
-@pytest.mark.parametrize("new_weight", [10, 50, 100])
-def test_forward_stage_after_finalize_is_no_change(new_weight):
-    # Re-running a forward stage after finalize must never send traffic back.
-    assert plan([simple_to("new")], {"weights": {"old": 100 - new_weight, "new": new_weight}})[1] == []
+@pytest.mark.parametrize("new_weight", [10, 50])
+def test_issue21_stage_after_finalize_is_one_batch_to_the_asked_weights(new_weight):
+    """After finalize (simple alias to the new ALB) -e stage=10 means old 90 / new 10: DELETE the simple
+    record and CREATE the two weighted records in ONE batch, never a silent "no change"."""
+    current = simple_to("new")
+    state, changes = plan([current], {"weights": {"old": 100 - new_weight, "new": new_weight}})
+    assert state["weights"] == {"old": 0, "new": 100}
+    assert [c["Action"] for c in changes] == ["DELETE", "CREATE", "CREATE"]
+    assert changes[0]["ResourceRecordSet"] == current
+    created = {c["ResourceRecordSet"]["SetIdentifier"]: c["ResourceRecordSet"]["Weight"] for c in changes[1:]}
+    assert created == {"facilitator-old": 100 - new_weight, "facilitator-new": new_weight}
+    assert r53.desired_state(state, changes, {"weights": {"old": 100 - new_weight, "new": new_weight}})["weights"] == {
+        "old": 100 - new_weight, "new": new_weight}
+
+
+def test_issue21_stage_whose_weights_route53_already_has_is_no_change():
+    # simple to new IS old 0 / new 100; simple to old IS old 100 / new 0: nothing to send
+    assert plan([simple_to("new")], {"weights": {"old": 0, "new": 100}})[1] == []
+    assert plan([simple_to("old")], {"weights": {"old": 100, "new": 0}})[1] == []
+    # any other weights are sent
+    assert [c["Action"] for c in plan([simple_to("old")], {"weights": {"old": 0, "new": 100}})[1]] == [
+        "DELETE", "CREATE", "CREATE"]
 
 
 @pytest.mark.parametrize("records, match", [

@@ -155,3 +155,32 @@ def test_bake_clean():
     assert f.dns_cutover_bake_clean({"already_clean": False, "needed": True}, 1, 60, 1800) is False   # too short
     assert f.dns_cutover_bake_clean({"already_clean": False, "needed": False}, 0, 0, 0) is True       # no rounds
     assert f.dns_cutover_bake_clean({"already_clean": False, "needed": False}, 3, 60, 0) is False    # not baked
+
+
+def test_issue18_breach_while_stepping_down_rolls_toward_the_old_side():
+    """100 -> 50 breaches: the new side is failing, so the rollback lowers its share (next lower stage,
+    or old 100 / new 0 with rollback_to=zero), never back to new 100."""
+    down = {"changed": True, "before": {"kind": "weighted", "weights": {"old": 0, "new": 100}}}
+    assert f.dns_cutover_rollback_weights(down, "previous", STAGES, "50") == {"old": 90, "new": 10}
+    assert f.dns_cutover_rollback_weights(down, "zero", STAGES, "50") == {"old": 100, "new": 0}
+    # stage 10 after finalize (simple alias to new = old 0 / new 100): rolls to old 100 / new 0
+    finalized = {"changed": True, "before": {"kind": "simple", "points_to": "new", "weights": {"old": 0, "new": 100}}}
+    assert f.dns_cutover_rollback_weights(finalized, "previous", STAGES, "10") == {"old": 100, "new": 0}
+    # stepping up still rolls back to where it was
+    up = {"changed": True, "before": {"kind": "weighted", "weights": {"old": 90, "new": 10}}}
+    assert f.dns_cutover_rollback_weights(up, "previous", STAGES, "50") == {"old": 90, "new": 10}
+
+
+@pytest.mark.parametrize("given", ["Facilitator.UltraVioletaDAO.xyz", "facilitator.ultravioletadao.xyz.",
+                                   " facilitator.ultravioletadao.xyz "])
+def test_issue18_lock_and_stage_record_use_the_normalised_record_name(given):
+    assert f.dns_cutover_record_name(given) == "facilitator.ultravioletadao.xyz."
+
+
+def test_issue18_gate_read_error_is_a_breach():
+    b = f.dns_cutover_gate_read_error("gate facilitator-production-alb: reading target health / metrics failed: "
+                                      "An error occurred (AccessDenied)\nmore", "bake 2/4")
+    assert b["gate"] == "gate_read" and b["value"].endswith("(AccessDenied)") and "\n" not in b["text"]
+    assert b["text"].startswith("gate_read bake 2/4: ")
+    msg = f.dns_cutover_breach_message([b], "50", 2, 4, {"old": 90, "new": 10}, 1.2)
+    assert "gate gate_read = " in msg and "Rolled back to old 90 / new 10" in msg

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import datetime
+
+import pytest
 import importlib.util
 from pathlib import Path
 
@@ -54,11 +56,21 @@ def test_counters_become_alb_metrics_target_vs_elb_5xx():
     data, summary = albd.metric_data(now, before, "app/a/1", "targetgroup/t/2", when)
     # 10 new 5XX at the frontend, 6 of them answered by a target: 4 are the ALB's own (no target, timeout)
     assert summary == {"requests": 60, "target_5xx": 6, "elb_5xx": 4}
-    by = {(m["MetricName"], len(m["Dimensions"])): m["Value"] for m in data}
+    by = {(m["MetricName"], len(m["Dimensions"])): m.get("Value", m.get("StatisticValues")) for m in data}
     assert by[("RequestCount", 1)] == by[("RequestCount", 2)] == 60
     assert by[("HTTPCode_Target_5XX_Count", 1)] == 6 and by[("HTTPCode_ELB_5XX_Count", 1)] == 4
     assert by[("HealthyHostCount", 2)] == 1 and by[("UnHealthyHostCount", 2)] == 1
-    assert by[("TargetResponseTime", 1)] == 0.04
+    assert by[("TargetResponseTime", 1)] == {"SampleCount": 60.0, "Sum": pytest.approx(2.4), "Minimum": 0.04, "Maximum": 0.04}
+
+
+def test_issue18_target_response_time_has_one_sample_per_request_as_on_aws():
+    """The gate reads TargetResponseTime's Sum / SampleCount and takes its probe's samples out: the
+    stand-in publishes one sample per request, as an ALB does (not one per publish interval)."""
+    before = albd.side_readings(rows(100, 0, [0, 0], ["UP", "UP"]), "new")
+    now = albd.side_readings(rows(130, 0, [0, 0], ["UP", "UP"]), "new")
+    data, _ = albd.metric_data(now, before, "app/a/1", "targetgroup/t/2", datetime.datetime.now(datetime.timezone.utc))
+    rt = [m for m in data if m["MetricName"] == "TargetResponseTime"]
+    assert len(rt) == 2 and all(m["StatisticValues"]["SampleCount"] == 30.0 for m in rt)
     dims = [m["Dimensions"] for m in data if m["MetricName"] == "UnHealthyHostCount"][0]
     assert [d["Name"] for d in dims] == ["LoadBalancer", "TargetGroup"]  # the gate queries in this order
 

@@ -11,7 +11,11 @@ Verdicts (``evaluate``):
 - ``unhealthy_targets`` <= max_unhealthy_targets
 - ``5xx_rate``          (Target 5XX + ELB 5XX) / RequestCount <= max_5xx_rate, unless the 5XX count is
                         within the error budget (deploys cause a few 503s: FACTS, Deployment)
+- ``target_response_time`` mean TargetResponseTime (Sum / SampleCount) <= max_target_response_time
 - ``unhealthy_hosts``   max UnHealthyHostCount <= max_unhealthy_host_count
+The gate's own HTTP probe goes through the ALB it judges: its requests (tallied per minute by
+``cutover.probe``) are subtracted before any verdict (``subtract_probe``), so "no data" still means
+no real traffic and a real 5XX rate is not diluted (issue 18).
 "No data" for a metric gate is a verdict of its own (pass | warn | fail), never a silent pass.
 """
 from __future__ import annotations
@@ -71,37 +75,102 @@ def metric_queries(lb_dim, tg_dims, period):
         q("requests", "RequestCount", lb, "Sum"),
         q("target5xx", "HTTPCode_Target_5XX_Count", lb, "Sum"),
         q("elb5xx", "HTTPCode_ELB_5XX_Count", lb, "Sum"),
+        # one sample per request (AWS): Sum / SampleCount is the mean, and the probe's samples can be taken out
+        q("rtsum", "TargetResponseTime", lb, "Sum"),
+        q("rtn", "TargetResponseTime", lb, "SampleCount"),
     ]
     for i, tg in enumerate(tg_dims):
         queries.append(q(f"unhealthy{i}", "UnHealthyHostCount", lb + [{"Name": "TargetGroup", "Value": tg}], "Maximum"))
     return queries
 
 
-def read_metrics(cloudwatch, lb_dim, tg_dims, window_minutes, now=None, aws_retry=False):
-    """Sums / maxima over the window; a metric without datapoints reads None."""
+def _epoch(ts):
+    if isinstance(ts, (int, float)):
+        return int(ts)
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=datetime.timezone.utc)
+    return int(ts.timestamp())
+
+
+def subtract_probe(per_minute, probe_rows):
+    """Take the gate's own probe out of the judged traffic, minute by minute.
+
+    per_minute: {minute: {"requests", "target5xx", "elb5xx", "rtsum", "rtn"}} as CloudWatch returned them
+    (a minute without datapoints is absent). probe_rows: [[minute, requests, 5xx, unanswered], ...] from
+    cutover_probe. The probe's answered requests (and the 5XX among them) are subtracted from the minute
+    they were sent in, never below 0; a minute CloudWatch has no data for yet has nothing to subtract from.
+    Returns (judged per_minute, requests subtracted)."""
+    probe = {}
+    for row in probe_rows or []:
+        m = int(row[0]) // 60 * 60
+        p = probe.setdefault(m, [0, 0])
+        p[0] += int(row[1])
+        p[1] += int(row[2])
+    out, taken = {}, 0
+    for m, v in per_minute.items():
+        v = dict(v)
+        preq, p5 = probe.get(m, (0, 0))
+        if preq and v.get("requests") is not None:
+            take = min(preq, v["requests"])
+            taken += take
+            v["requests"] -= take
+            if v.get("rtn") is not None:
+                v["rtn"] = max(0.0, v["rtn"] - preq)
+        if p5:
+            left = p5
+            for k in ("target5xx", "elb5xx"):
+                if v.get(k) is not None and left:
+                    d = min(left, v[k])
+                    v[k] -= d
+                    left -= d
+        out[m] = v
+    return out, taken
+
+
+def read_metrics(cloudwatch, lb_dim, tg_dims, window_minutes, now=None, aws_retry=False, probe_rows=None):
+    """Sums / maxima over the window of whole minutes ending with the current one, after taking the gate's
+    own probe out (``subtract_probe``); a metric without datapoints reads None."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
     window = max(1, int(window_minutes)) * 60
-    start = now - datetime.timedelta(seconds=window)
-    values = {}
-    kwargs = dict(MetricDataQueries=metric_queries(lb_dim, tg_dims, 60), StartTime=start, EndTime=now, ScanBy="TimestampDescending")
+    # whole 1-minute periods (AWS rounds an unaligned start down, and datapoints are stamped with the
+    # period's start): the probe's minutes line up with CloudWatch's
+    end_epoch = _epoch(now) // 60 * 60 + 60
+    end = datetime.datetime.fromtimestamp(end_epoch, datetime.timezone.utc)
+    start = end - datetime.timedelta(seconds=window)
+    series = {}
+    kwargs = dict(MetricDataQueries=metric_queries(lb_dim, tg_dims, 60), StartTime=start, EndTime=end, ScanBy="TimestampDescending")
     while True:
         resp = cloudwatch.get_metric_data(**kwargs, **retry_kw(aws_retry))
         for r in resp.get("MetricDataResults", []):
-            values.setdefault(r["Id"], []).extend(r.get("Values", []))
+            pts = series.setdefault(r["Id"], {})
+            for ts, v in zip(r.get("Timestamps", []), r.get("Values", [])):
+                m = _epoch(ts) // 60 * 60
+                pts[m] = pts.get(m, 0.0) + float(v)
         if not resp.get("NextToken"):
             break
         kwargs["NextToken"] = resp["NextToken"]
 
+    per_minute = {}
+    for qid in ("requests", "target5xx", "elb5xx", "rtsum", "rtn"):
+        for m, v in (series.get(qid) or {}).items():
+            per_minute.setdefault(m, {})[qid] = v
+    judged, taken = subtract_probe(per_minute, probe_rows)
+
     def total(qid):
-        v = values.get(qid) or []
+        v = [x[qid] for x in judged.values() if x.get(qid) is not None]
         return float(sum(v)) if v else None
 
-    unhealthy = [max(values[k]) for k in values if k.startswith("unhealthy") and values[k]]
+    rtn, rtsum = total("rtn"), total("rtsum")
+    unhealthy = [max(v.values()) for k, v in series.items() if k.startswith("unhealthy") and v]
     return {
         "window_minutes": window // 60,
         "requests": total("requests"),
         "target_5xx": total("target5xx"),
         "elb_5xx": total("elb5xx"),
+        "probe_requests_excluded": taken,
+        # the mean over the real requests; the probe's own response times stay in the Sum, so this
+        # errs high, never low
+        "target_response_time": round(rtsum / rtn, 4) if rtn and rtsum is not None else None,
         "unhealthy_host_max": max(unhealthy) if unhealthy else None,
     }
 
@@ -189,6 +258,14 @@ def evaluate(readings, thresholds):
                     f"<= {_pct(max_rate)} (budget {budget:g} errors)",
                     f"5xx_rate={_pct(rate)} ({errors:g} 5XX / {requests or 0:g} requests) > {_pct(max_rate)} beyond the budget of {budget:g} errors",
                 )
+        rt, rt_max = readings.get("target_response_time"), t.get("max_target_response_time")
+        if rt_max is not None and "target_response_time" in readings:
+            if rt is None:
+                if requests:
+                    no_data_verdict("target_response_time", f"<= {_num(rt_max)}s")
+            elif rt > rt_max:
+                breach("target_response_time", rt, f"<= {_num(rt_max)}s",
+                       f"TargetResponseTime mean={rt:g}s > {_num(rt_max)}s")
         uh = readings.get("unhealthy_host_max")
         if uh is None:
             no_data_verdict("unhealthy_hosts", f"<= {_num(t['max_unhealthy_host_count'])}")
@@ -211,6 +288,10 @@ def line(readings, rate, thresholds):
         else:
             errors = (readings["target_5xx"] or 0) + (readings["elb_5xx"] or 0)
             parts.append(f"5xx {_pct(rate)} ({errors:g}/{readings['requests'] or 0:g}, max {_pct(thresholds['max_5xx_rate'])})")
+        if readings.get("target_response_time") is not None:
+            parts.append(f"TargetResponseTime {readings['target_response_time']:g}s")
+        if readings.get("probe_requests_excluded"):
+            parts.append(f"own probe excluded ({readings['probe_requests_excluded']} requests)")
         uh = readings.get("unhealthy_host_max")
         parts.append(f"UnHealthyHostCount {'no data' if uh is None else f'{uh:g}'}")
     return "; ".join(parts)

@@ -177,6 +177,15 @@ def validate_weights(weights):
         raise CutoverError("weights old 0 / new 0 would send no traffic anywhere")
 
 
+def share(weights):
+    """The new side's share of traffic (0..1) of {old, new} weights, None when unknown.
+    Route 53 sends nothing to a weight-0 record unless all are 0 (then equally)."""
+    if not weights or weights.get(OLD) is None or weights.get(NEW) is None:
+        return None
+    total = weights[OLD] + weights[NEW]
+    return 0.5 if total == 0 else weights[NEW] / total
+
+
 def plan_changes(state, desired, name, rtype, targets, set_ids):
     """The change batch (list of Changes) that moves ``state`` to ``desired``.
 
@@ -211,14 +220,12 @@ def plan_changes(state, desired, name, rtype, targets, set_ids):
     validate_weights(weights)
     want = {s: weighted_record(name, rtype, set_ids[s], weights[s], targets[s]) for s in SIDES}
     if state["kind"] == "simple":
-        if state["points_to"] == OLD and weights[NEW] == 0:
-            # A simple record to the old ALB already sends all traffic there.
+        if share(state["weights"]) == share(weights):
+            # Already where asked: a simple record to the old ALB is old 100 / new 0,
+            # one to the new ALB (finalized) is old 0 / new 100.
             return []
-        if state["points_to"] == NEW and weights[NEW] > 0:
-            # Finalized: all traffic is on the new ALB. Stages only move
-            # forward; re-running one (a rehearsal, a stale runbook step) must
-            # not send traffic back to the old stack. stage=0 is the way back.
-            return []
+        # Any other weights (also after finalize: stage 10 there means old 90 / new 10,
+        # issue 21) replace the simple record by the weighted pair in ONE batch.
         changes = [{"Action": "DELETE", "ResourceRecordSet": copy.deepcopy(state["records"][0])}]
         changes += [{"Action": "CREATE", "ResourceRecordSet": want[s]} for s in SIDES]
         return changes
