@@ -45,6 +45,12 @@ if [[ ! -f $stamp || $(<"$stamp") != "$want" ]]; then
   echo "$want" >"$stamp"
 fi
 
-log "npm: anvil + solc-js"
-timed bootstrap/npm stack/chain/chains.sh install >/dev/null
+# npm ci starts from an empty node_modules every time: only when the lock file changed.
+npm_stamp="stack/chain/node_modules/.package-lock.sha256"
+want=$(sha256sum stack/chain/package-lock.json | cut -d' ' -f1)
+if [[ ! -f $npm_stamp || $(<"$npm_stamp") != "$want" ]]; then
+  log "npm: anvil + solc-js"
+  timed bootstrap/npm stack/chain/chains.sh install >/dev/null
+  echo "$want" >"$npm_stamp"
+fi
 log "done"
