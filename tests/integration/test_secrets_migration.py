@@ -230,6 +230,62 @@ def test_overwrite_refused_then_allowed(world, tmp_path):
     assert len(versions) == 2  # old value kept as AWSPREVIOUS
 
 
+def _rotate_destination(world, name):
+    """A wallet rotation of a migrated destination, the Secrets Manager way
+    (new version staged AWSPENDING, then AWSCURRENT moved to it)."""
+    wallet, key_hex = _evm_wallet()
+    world.scanner.add(f"rotated {name}", key_hex)
+    stages = world.dst.describe_secret(SecretId=name)["VersionIdsToStages"]
+    old_vid = next(v for v, st in stages.items() if "AWSCURRENT" in st)
+    new_vid = world.dst.put_secret_value(SecretId=name, SecretString=json.dumps(wallet),
+                                         VersionStages=["AWSPENDING"])["VersionId"]
+    world.dst.update_secret_version_stage(SecretId=name, VersionStage="AWSCURRENT", MoveToVersionId=new_vid,
+                                          RemoveFromVersionId=old_vid)
+    return wallet
+
+
+def _current(world, name, region=DST):
+    client = world.src if region == SRC else world.dst
+    return json.loads(client.get_secret_value(SecretId=name, VersionStage="AWSCURRENT")["SecretString"])
+
+
+def test_issue18_3_overwrite_true_never_reverts_a_rotated_wallet(world, tmp_path):
+    """Issue 18 (3): `-e secrets_migration_overwrite=true` (what the runbook suggested for
+    `overwrite is off`) must not put the monorepo's old key back into a wallet rotated
+    since its copy; naming the item does not either; a name that is not in the mapping
+    is a one-line error before anything is read or written."""
+    dest = "facilitator-evm-mainnet-private-key"
+    assert migrate(world, tmp_path).rc == 0
+    rotated = _rotate_destination(world, dest)
+    before = world.snapshot()
+
+    run = migrate(world, tmp_path, extra={"secrets_migration_overwrite": True})
+    assert run.rc == 0, run.tail()
+    assert _current(world, dest) == rotated  # not reverted to the monorepo key
+    assert world.snapshot() == before  # no version written anywhere
+    assert "moved on since" in run.stdout
+
+    # The monorepo key changes too (a rotation there): the rotated destination is still never
+    # overwritten by the source, even with the item named.
+    src_wallet, key_hex = _evm_wallet()
+    world.scanner.add("monorepo mainnet key rotated after the copy", key_hex)
+    world.src.put_secret_value(SecretId="karmacadabra-facilitator-mainnet",
+                               SecretString=json.dumps({"private_key": src_wallet["private_key"]}))
+    before = world.snapshot()
+    named = migrate(world, tmp_path, extra={"secrets_migration_overwrite": True,
+                                            "secrets_migration_overwrite_items": [dest]})
+    assert named.rc == 0, named.tail()
+    assert _current(world, dest) == rotated
+    assert world.snapshot() == before
+
+    # A name that is not a destination of the mapping: one line, nothing read or written.
+    bad = migrate(world, tmp_path, extra={"secrets_migration_overwrite_items": "facilitator-evm-mainet-private-key"})
+    assert bad.rc != 0
+    assert "secrets_migration_overwrite_items: facilitator-evm-mainet-private-key is not a destination" in bad.stdout
+    assert "Plan every secret" not in bad.stdout
+    assert world.snapshot() == before
+
+
 def test_binary_secret_copied_exactly(world, tmp_path):
     blob = pysecrets.token_bytes(48) + b"\x00\xff"
     world.scanner.add("binary canary (hex)", blob.hex())
