@@ -223,7 +223,11 @@ def test_overwrite_refused_then_allowed(world, tmp_path):
     assert run.rc != 0
     assert "facilitator-evm-mainnet-private-key" in run.stdout and "overwrite is off" in run.stdout
     assert world.snapshot() == before
-    allowed = migrate(world, tmp_path, extra={"secrets_migration_overwrite": True})
+    # The run's flag does not overwrite a wallet (issue 18): the wallet is named for the run.
+    flag = migrate(world, tmp_path, extra={"secrets_migration_overwrite": True})
+    assert flag.rc != 0 and "secrets_migration_overwrite_items=facilitator-evm-mainnet-private-key" in flag.stdout
+    assert world.snapshot() == before
+    allowed = migrate(world, tmp_path, extra={"secrets_migration_overwrite_items": "facilitator-evm-mainnet-private-key"})
     assert allowed.rc == 0, allowed.tail()
     assert json.loads(world.get("facilitator-evm-mainnet-private-key")["SecretString"]) == wallet
     versions = world.dst.list_secret_version_ids(SecretId="facilitator-evm-mainnet-private-key")["Versions"]
