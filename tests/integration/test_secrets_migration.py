@@ -364,6 +364,61 @@ def test_retire_refused_with_copy_then_allowed(world, tmp_path):
     assert after.recap["changed"] == 0
 
 
+def _taskdef(ecs, family, secrets):
+    return ecs.register_task_definition(family=family, containerDefinitions=[{
+        "name": "facilitator", "image": "127.0.0.1:5001/facilitator:1.0.0", "memory": 512,
+        "secrets": [{"name": n, "valueFrom": v} for n, v in secrets]}])["taskDefinition"]
+
+
+def test_issue18_5_retirement_refused_while_a_task_definition_reads_the_sources(world, tmp_path):
+    """Issue 18 (5): the monorepo secrets are not retired while the old service, the new
+    service's previous revision (the way back) or any ACTIVE task definition still names
+    them in valueFrom: the run (and its --check) is refused naming each reader, nothing is
+    scheduled. Once nothing reads them, they are scheduled for deletion with a recovery
+    window (still restorable), never force-deleted."""
+    assert migrate(world, tmp_path).rc == 0
+    old_ecs, new_ecs = world.moto.client("ecs", SRC), world.moto.client("ecs", DST)
+    src_arn = world.src.describe_secret(SecretId="karmacadabra-facilitator-mainnet")["ARN"]
+    rpc_arn = world.src.describe_secret(SecretId="karmacadabra-quicknode-base-rpc")["ARN"]
+    new_arn = world.dst.describe_secret(SecretId="facilitator-evm-mainnet-private-key")["ARN"]
+    # the monorepo's facilitator service (old cluster, us-east-1)
+    old_ecs.create_cluster(clusterName="karmacadabra-prod")
+    old_td = _taskdef(old_ecs, "karmacadabra-prod-facilitator", [("EVM_PRIVATE_KEY_MAINNET", f"{src_arn}:private_key::")])
+    old_ecs.create_service(cluster="karmacadabra-prod", serviceName="karmacadabra-prod-facilitator",
+                           taskDefinition=old_td["taskDefinitionArn"], desiredCount=1)
+    # the new service (us-east-2): its previous revision still reads the monorepo RPC secret (the way back)
+    new_ecs.create_cluster(clusterName="facilitator-production")
+    prev_td = _taskdef(new_ecs, "facilitator-production", [("RPC_URL_BASE", rpc_arn)])
+    cur_td = _taskdef(new_ecs, "facilitator-production", [("EVM_PRIVATE_KEY_MAINNET", f"{new_arn}:private_key::")])
+    new_ecs.create_service(cluster="facilitator-production", serviceName="facilitator-production",
+                           taskDefinition=cur_td["taskDefinitionArn"], desiredCount=1)
+    retire = {"secrets_migration_retire_sources": True, "secrets_migration_recovery_window_days": 7}
+    before = world.snapshot()
+    for args in (("--check",), ()):
+        refused = migrate(world, tmp_path, *args, extra=retire)
+        assert refused.rc != 0, refused.tail()
+        out = " ".join(refused.stdout.split())
+        assert "retirement refused: 2 task definition(s) still read the secrets to retire" in out, refused.tail()
+        assert ("karmacadabra-prod-facilitator:1 (us-east-1, ACTIVE; service karmacadabra-prod/"
+                "karmacadabra-prod-facilitator) reads karmacadabra-facilitator-mainnet") in out
+        assert (f"facilitator-production:{prev_td['revision']} (us-east-2, ACTIVE; no service) "
+                "reads karmacadabra-quicknode-base-rpc") in out
+        assert f"facilitator-production:{cur_td['revision']} (" not in out  # reads the migrated secret only
+        assert world.snapshot() == before  # nothing scheduled
+
+    # The old service is gone (Phase 7) and the old revisions are deregistered: nothing reads them any more.
+    old_ecs.delete_service(cluster="karmacadabra-prod", service="karmacadabra-prod-facilitator", force=True)
+    old_ecs.deregister_task_definition(taskDefinition=old_td["taskDefinitionArn"])
+    new_ecs.deregister_task_definition(taskDefinition=prev_td["taskDefinitionArn"])
+    done = migrate(world, tmp_path, extra=retire)
+    assert done.rc == 0, done.tail()
+    for src in list(WALLETS) + ["karmacadabra-quicknode-base-rpc"]:
+        meta = world.src.describe_secret(SecretId=src)  # still there: scheduled, restorable
+        assert meta.get("DeletedDate"), src
+    world.src.restore_secret(SecretId="karmacadabra-facilitator-mainnet")
+    assert not world.src.describe_secret(SecretId="karmacadabra-facilitator-mainnet").get("DeletedDate")
+
+
 def test_secret_set_key_changes_one_key_only(world, tmp_path):
     assert migrate(world, tmp_path).rc == 0
     new_url = world.scanner.add("new base url", f"https://base-{pysecrets.token_hex(12)}.example/rpc")
