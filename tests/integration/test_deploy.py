@@ -272,21 +272,19 @@ def test_broken_image_is_rolled_back(world, tmp_path):
 
 
 def test_missing_secret_is_rolled_back(world, tmp_path):
-    # the secrets migration's output names a secret that does not exist
-    base = Path(tmp_path) / "run-0"
-    dirs = {k: base / d for k, d in (("local_temp", "ansible-local"), ("remote_temp", "ansible-remote"),
-                                     ("tmpdir", "tmp"), ("audit", "audit"), ("state", "state"))}
-    for d in dirs.values():
-        d.mkdir(parents=True, exist_ok=True)
-    state = dirs["state"]
-    arn = "arn:aws:secretsmanager:us-east-2:123456789012:secret:facilitator-evm-testnet-private-key-XXXXXX"
-    (state / "secrets_migration.json").write_text(json.dumps(
-        {"container_secrets": [{"name": "EVM_PRIVATE_KEY_TESTNET", "valueFrom": f"{arn}:private_key::"}]}))
-    run = deploy(world, tmp_path, version="1.1.0", dirs=dirs)
-    assert run.rc != 0
-    assert "ResourceInitializationError" in flat(run.output) and "EVM_PRIVATE_KEY_TESTNET" in flat(run.output)
-    assert "rolled back to facilitator-production:2" in flat(run.output)
-    assert service_revision(world) == 2 and live_version(world) == "1.1.0"
+    """The migrated secret a new revision reads lacks the key its valueFrom selects: the
+    task cannot start (ResourceInitializationError) and the deploy is rolled back."""
+    try:
+        _migrate(world, tmp_path / "migration")
+        sm = world["moto"].client("secretsmanager", REGION)
+        sm.put_secret_value(SecretId="facilitator-evm-testnet-private-key", SecretString=json.dumps({"address": "0x0"}))
+        run = deploy(world, tmp_path, version="1.1.0")
+        assert run.rc != 0
+        assert "ResourceInitializationError" in flat(run.output) and "EVM_PRIVATE_KEY_TESTNET" in flat(run.output)
+        assert "rolled back to facilitator-production:2" in flat(run.output)
+        assert service_revision(world) == 2 and live_version(world) == "1.1.0"
+    finally:
+        _unmigrate(world)
 
 
 def _gaps(times):

@@ -67,6 +67,15 @@ def tags(value):
             {"Key": "managed-by", "Value": "facilitator-ops"}]
 
 
+def key_tag(dst_s, key="base", value=URL):
+    """The mark a key insert leaves on the JSON secret it wrote into (the deploy's sign of a migrated key)."""
+    from ansible.module_utils.facilitator_ops.common.digests import short
+    from ansible.module_utils.facilitator_ops.common.digests import value_digest
+
+    dst_s.add_response("tag_resource", {}, {"SecretId": "facilitator-rpc-mainnet", "Tags": [
+        {"Key": f"facilitator-ops:migrated-key:{key}", "Value": short(value_digest(string_value=value))}]})
+
+
 def params(**kw):
     p = dict(name="facilitator-evm-testnet-private-key", region="us-east-2",
              source_name="karmacadabra-facilitator-testnet", source_region="us-east-1",
@@ -263,6 +272,7 @@ def test_key_insert_proves_other_keys_survived(stores):
                        {"SecretId": "facilitator-rpc-mainnet", "SecretString": written})
     describe(dst_s, "facilitator-rpc-mainnet", RPC_ARN, VersionIdsToStages={
         "22222222-2222-3333-4444-555555555555": ["AWSCURRENT"], VID: ["AWSPREVIOUS"]})
+    key_tag(dst_s)
     get(dst_s, "facilitator-rpc-mainnet", RPC_ARN, written)
     p = params(name="facilitator-rpc-mainnet", source_name="karmacadabra-quicknode-base-rpc", wallet=False,
                destination_key="base", create_missing=False, tags={}, description=None)
@@ -284,6 +294,7 @@ def test_key_insert_detects_a_wiped_key(stores):
                        {"SecretId": "facilitator-rpc-mainnet", "SecretString": ANY})
     describe(dst_s, "facilitator-rpc-mainnet", RPC_ARN, VersionIdsToStages={
         "22222222-2222-3333-4444-555555555555": ["AWSCURRENT"], VID: ["AWSPREVIOUS"]})
+    key_tag(dst_s)
     get(dst_s, "facilitator-rpc-mainnet", RPC_ARN, json.dumps({"avalanche": "https://a", "base": URL}))
     p = params(name="facilitator-rpc-mainnet", source_name="karmacadabra-quicknode-base-rpc", wallet=False,
                destination_key="base", create_missing=False, tags={}, description=None)
@@ -352,6 +363,9 @@ class FakeStore(SecretStore):
                 st["AWSPREVIOUS"] = st["AWSCURRENT"]
             st["AWSCURRENT"] = vid
             return {"ARN": arn, "VersionId": vid}
+        if method == "tag_resource":
+            self.tags = dict(getattr(self, "tags", {}), **{t["Key"]: t["Value"] for t in kw["Tags"]})
+            return {}
         raise AssertionError(method)
 
 
@@ -428,6 +442,7 @@ def test_copy_into_a_key_merges_interleaved_writes_too(stores):
     assert json.loads(dst.secrets["facilitator-rpc-mainnet"]) == {"avalanche": "https://a", "celo": "https://c",
                                                                    "polygon": "https://p", "base": URL}
     assert r["merged_interleaved_writes"] == 1 and r["preserved_keys"] == ["avalanche", "celo", "polygon"]
+    assert list(dst.tags) == ["facilitator-ops:migrated-key:base"]  # the deploy's sign of a migrated key
 
 
 def test_same_key_changed_by_another_writer_fails_naming_it_and_keeps_theirs():

@@ -17,6 +17,7 @@ from ansible.module_utils.facilitator_ops.secrets.core import SecretError
 from ansible.module_utils.facilitator_ops.secrets.core import SecretPendingDeletion
 from ansible.module_utils.facilitator_ops.secrets.core import key_value_digest
 from ansible.module_utils.facilitator_ops.secrets.core import metadata_changes
+from ansible.module_utils.facilitator_ops.secrets.core import migrated_key_tag
 from ansible.module_utils.facilitator_ops.secrets.core import plan_copy
 from ansible.module_utils.facilitator_ops.secrets.core import plan_key
 from ansible.module_utils.facilitator_ops.secrets.core import preserved_keys
@@ -175,6 +176,9 @@ def run_copy(p, src, dst, check_mode=False):
     tags = dict(p.get("tags") or {})
     if not key and source is not None and action != "superseded":
         tags[MIGRATED_DIGEST_TAG] = short(src_digest)
+    elif key and source is not None:
+        # the deploy recognises a migrated key by this tag (secrets/status.py)
+        tags[migrated_key_tag(key)] = short(src_digest)
     meta_changes = metadata_changes(dest_meta, p.get("description"), tags) if dest is not None else {}
     if dest_meta and p.get("kms_key_id") and dest_meta.get("KmsKeyId") not in (None, p["kms_key_id"]):
         result.setdefault("warnings", []).append(
