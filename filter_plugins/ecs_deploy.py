@@ -86,7 +86,8 @@ def ecs_deploy_target(deploy_input, image_state=None, registry="", repository="f
 
 
 def ecs_deploy_value_from(secrets_state, use_migrated_secrets=True):
-    """{container env name: valueFrom} from the secrets migration's state, or {} when not used."""
+    """{container env name: valueFrom} from the migrated secrets (secrets_migration_status, read from
+    AWS), or {} when not used or not migrated."""
     if not _b(use_migrated_secrets):
         return {}
     return {s["name"]: s["valueFrom"] for s in (secrets_state or {}).get("container_secrets") or []}

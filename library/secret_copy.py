@@ -11,7 +11,9 @@ description:
   - Reads the source secret (another region, optionally another profile or assumed role) and writes it to the
     destination secret in O(region), comparing the two by sha256 digest inside the module. An equal destination is
     left alone (no new version); a different one gets a new version only with O(overwrite=true), otherwise the
-    module fails naming the secret (never its value).
+    module fails naming the secret (never its value). A destination changed since its copy (its
+    C(facilitator-ops:migrated-source-digest) tag no longer matches it, e.g. a rotated wallet) is never overwritten,
+    whatever O(overwrite) says (action C(superseded)).
   - With O(destination_key) the source value (a plain string, or O(source_key) of a JSON source) is written into one
     key of an existing JSON object secret by read-modify-write; the module then proves, by per-key digests, that
     every other key survived.
@@ -121,7 +123,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 action:
-  description: create, add_version, insert_key, update_key, equal or source_retired.
+  description: create, add_version, insert_key, update_key, equal, superseded (changed since its copy, kept) or source_retired.
   returned: always
   type: str
 arn:

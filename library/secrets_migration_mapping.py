@@ -32,9 +32,18 @@ options:
     type: dict
     default: {}
   default_overwrite:
-    description: Overwrite policy for items without C(overwrite).
+    description:
+      - Overwrite policy for items without C(overwrite), except wallets (C(type=wallet)), which are overwritten only
+        when named in O(overwrite_items).
     type: bool
     default: false
+  overwrite_items:
+    description:
+      - Destination names whose item may be overwritten in this run (a list, or a comma-separated string); the only
+        way to overwrite a wallet. Each must be a destination of the mapping, otherwise the module fails naming it.
+      - A destination changed since its copy (a rotated wallet) is never overwritten by the source, named or not.
+    type: raw
+    default: []
 """
 
 EXAMPLES = r"""
@@ -43,6 +52,14 @@ EXAMPLES = r"""
     secrets: "{{ secrets_migration_secrets }}"
     default_source_region: us-east-1
     default_region: us-east-2
+  register: mapping
+
+- name: Validate the mapping, allowing this run to overwrite one wallet
+  secrets_migration_mapping:
+    secrets: "{{ secrets_migration_secrets }}"
+    default_source_region: us-east-1
+    default_region: us-east-2
+    overwrite_items: [facilitator-evm-mainnet-private-key]
   register: mapping
 """
 
@@ -65,12 +82,14 @@ def main():
             default_region=dict(type="str"),
             default_tags=dict(type="dict", default={}),
             default_overwrite=dict(type="bool", default=False),
+            overwrite_items=dict(type="raw", default=[]),
         ),
         supports_check_mode=True,
     )
     p = module.params
     entries, problems = normalise(
-        p["secrets"], p["default_source_region"], p["default_region"], p["default_tags"], p["default_overwrite"]
+        p["secrets"], p["default_source_region"], p["default_region"], p["default_tags"], p["default_overwrite"],
+        p["overwrite_items"],
     )
     if problems:
         module.fail_json(msg="invalid secrets mapping: " + "; ".join(problems))

@@ -152,6 +152,62 @@ def test_check_mode_registers_nothing(world, tmp_path):
     assert run.audit_records("deploy.jsonl") == []
 
 
+MIGRATED_ENV = {"EVM_PRIVATE_KEY_MAINNET": "facilitator-evm-mainnet-private-key",
+                "EVM_PRIVATE_KEY_TESTNET": "facilitator-evm-testnet-private-key",
+                "SOLANA_PRIVATE_KEY_TESTNET": "facilitator-solana-testnet-keypair"}
+
+
+def _migrate(world, tmp_path):
+    """The real secrets migration on the world's moto (its own temp, audit and state dirs)."""
+    run = run_playbook("migrate_secrets.yml", tmp_path, extra_vars={"aws_endpoint_url": world["moto"].endpoint},
+                       scanner=world["scanner"])
+    assert run.rc == 0, run.tail()
+    sm = world["moto"].client("secretsmanager", REGION)
+    return {env: sm.describe_secret(SecretId=name)["ARN"] for env, name in MIGRATED_ENV.items()}
+
+
+def _unmigrate(world):
+    """Back to the world before the migration: the migrated secrets are gone (the tests after run on it)."""
+    sm = world["moto"].client("secretsmanager", REGION)
+    for name in MIGRATED_ENV.values():
+        try:
+            sm.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
+        except sm.exceptions.ResourceNotFoundException:
+            pass
+
+
+def test_issue18_4_deploy_uses_the_migrated_arns_found_in_aws_with_an_empty_state_dir(world, tmp_path):
+    """Issue 18 (4): after a migration run elsewhere (its state file on another machine), a
+    second operator with an EMPTY state dir gets the same decision: the deploy's plan takes
+    the migrated secrets' ARNs from AWS. A stale state file naming other ARNs decides nothing."""
+    try:
+        arns = _migrate(world, tmp_path / "migration-laptop")
+        base = Path(tmp_path) / "run-0"
+        dirs = {k: base / d for k, d in (("local_temp", "ansible-local"), ("remote_temp", "ansible-remote"),
+                                         ("tmpdir", "tmp"), ("audit", "audit"), ("state", "state"))}
+        for d in dirs.values():
+            d.mkdir(parents=True, exist_ok=True)
+        assert not list(dirs["state"].iterdir())  # the second operator's state dir: empty
+        run = deploy(world, tmp_path, args=["--check", "--diff"], version="1.1.0", dirs=dirs)
+        assert run.rc == 0, run.tail()
+        out = flat(run.stdout)
+        for env, arn in arns.items():
+            assert f"secret {env} valueFrom " in out and f"-> {arn}:private_key::" in out, (env, run.tail())
+        assert revisions(world) == [1] and service_revision(world) == 1  # check mode: nothing registered
+
+        # A state file left by another environment's run: never the deploy's decision.
+        other = "arn:aws:secretsmanager:us-east-2:123456789012:secret:facilitator-evm-testnet-private-key-OTHERX"
+        (dirs["state"] / "secrets_migration.json").write_text(json.dumps({
+            "environment": "staging",
+            "container_secrets": [{"name": "EVM_PRIVATE_KEY_TESTNET", "valueFrom": f"{other}:private_key::"}]}))
+        again = deploy(world, tmp_path, args=["--check", "--diff"], version="1.1.0", dirs=dirs)
+        assert again.rc == 0, again.tail()
+        assert other not in again.stdout
+        assert f"-> {arns['EVM_PRIVATE_KEY_TESTNET']}:private_key::" in flat(again.stdout)
+    finally:
+        _unmigrate(world)
+
+
 def test_deploy_new_version_end_to_end(world, tmp_path):
     run = deploy(world, tmp_path, version="1.1.0")
     assert run.rc == 0, run.tail()
@@ -218,21 +274,19 @@ def test_broken_image_is_rolled_back(world, tmp_path):
 
 
 def test_missing_secret_is_rolled_back(world, tmp_path):
-    # the secrets migration's output names a secret that does not exist
-    base = Path(tmp_path) / "run-0"
-    dirs = {k: base / d for k, d in (("local_temp", "ansible-local"), ("remote_temp", "ansible-remote"),
-                                     ("tmpdir", "tmp"), ("audit", "audit"), ("state", "state"))}
-    for d in dirs.values():
-        d.mkdir(parents=True, exist_ok=True)
-    state = dirs["state"]
-    arn = "arn:aws:secretsmanager:us-east-2:123456789012:secret:facilitator-evm-testnet-private-key-XXXXXX"
-    (state / "secrets_migration.json").write_text(json.dumps(
-        {"container_secrets": [{"name": "EVM_PRIVATE_KEY_TESTNET", "valueFrom": f"{arn}:private_key::"}]}))
-    run = deploy(world, tmp_path, version="1.1.0", dirs=dirs)
-    assert run.rc != 0
-    assert "ResourceInitializationError" in flat(run.output) and "EVM_PRIVATE_KEY_TESTNET" in flat(run.output)
-    assert "rolled back to facilitator-production:2" in flat(run.output)
-    assert service_revision(world) == 2 and live_version(world) == "1.1.0"
+    """The migrated secret a new revision reads lacks the key its valueFrom selects: the
+    task cannot start (ResourceInitializationError) and the deploy is rolled back."""
+    try:
+        _migrate(world, tmp_path / "migration")
+        sm = world["moto"].client("secretsmanager", REGION)
+        sm.put_secret_value(SecretId="facilitator-evm-testnet-private-key", SecretString=json.dumps({"address": "0x0"}))
+        run = deploy(world, tmp_path, version="1.1.0")
+        assert run.rc != 0
+        assert "ResourceInitializationError" in flat(run.output) and "EVM_PRIVATE_KEY_TESTNET" in flat(run.output)
+        assert "rolled back to facilitator-production:2" in flat(run.output)
+        assert service_revision(world) == 2 and live_version(world) == "1.1.0"
+    finally:
+        _unmigrate(world)
 
 
 def _gaps(times):

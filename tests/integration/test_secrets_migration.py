@@ -223,11 +223,71 @@ def test_overwrite_refused_then_allowed(world, tmp_path):
     assert run.rc != 0
     assert "facilitator-evm-mainnet-private-key" in run.stdout and "overwrite is off" in run.stdout
     assert world.snapshot() == before
-    allowed = migrate(world, tmp_path, extra={"secrets_migration_overwrite": True})
+    # The run's flag does not overwrite a wallet (issue 18): the wallet is named for the run.
+    flag = migrate(world, tmp_path, extra={"secrets_migration_overwrite": True})
+    assert flag.rc != 0 and "secrets_migration_overwrite_items=facilitator-evm-mainnet-private-key" in flag.stdout
+    assert world.snapshot() == before
+    allowed = migrate(world, tmp_path, extra={"secrets_migration_overwrite_items": "facilitator-evm-mainnet-private-key"})
     assert allowed.rc == 0, allowed.tail()
     assert json.loads(world.get("facilitator-evm-mainnet-private-key")["SecretString"]) == wallet
     versions = world.dst.list_secret_version_ids(SecretId="facilitator-evm-mainnet-private-key")["Versions"]
     assert len(versions) == 2  # old value kept as AWSPREVIOUS
+
+
+def _rotate_destination(world, name):
+    """A wallet rotation of a migrated destination, the Secrets Manager way
+    (new version staged AWSPENDING, then AWSCURRENT moved to it)."""
+    wallet, key_hex = _evm_wallet()
+    world.scanner.add(f"rotated {name}", key_hex)
+    stages = world.dst.describe_secret(SecretId=name)["VersionIdsToStages"]
+    old_vid = next(v for v, st in stages.items() if "AWSCURRENT" in st)
+    new_vid = world.dst.put_secret_value(SecretId=name, SecretString=json.dumps(wallet),
+                                         VersionStages=["AWSPENDING"])["VersionId"]
+    world.dst.update_secret_version_stage(SecretId=name, VersionStage="AWSCURRENT", MoveToVersionId=new_vid,
+                                          RemoveFromVersionId=old_vid)
+    return wallet
+
+
+def _current(world, name, region=DST):
+    client = world.src if region == SRC else world.dst
+    return json.loads(client.get_secret_value(SecretId=name, VersionStage="AWSCURRENT")["SecretString"])
+
+
+def test_issue18_3_overwrite_true_never_reverts_a_rotated_wallet(world, tmp_path):
+    """Issue 18 (3): `-e secrets_migration_overwrite=true` (what the runbook suggested for
+    `overwrite is off`) must not put the monorepo's old key back into a wallet rotated
+    since its copy; naming the item does not either; a name that is not in the mapping
+    is a one-line error before anything is read or written."""
+    dest = "facilitator-evm-mainnet-private-key"
+    assert migrate(world, tmp_path).rc == 0
+    rotated = _rotate_destination(world, dest)
+    before = world.snapshot()
+
+    run = migrate(world, tmp_path, extra={"secrets_migration_overwrite": True})
+    assert run.rc == 0, run.tail()
+    assert _current(world, dest) == rotated  # not reverted to the monorepo key
+    assert world.snapshot() == before  # no version written anywhere
+    assert "moved on since" in run.stdout
+
+    # The monorepo key changes too (a rotation there): the rotated destination is still never
+    # overwritten by the source, even with the item named.
+    src_wallet, key_hex = _evm_wallet()
+    world.scanner.add("monorepo mainnet key rotated after the copy", key_hex)
+    world.src.put_secret_value(SecretId="karmacadabra-facilitator-mainnet",
+                               SecretString=json.dumps({"private_key": src_wallet["private_key"]}))
+    before = world.snapshot()
+    named = migrate(world, tmp_path, extra={"secrets_migration_overwrite": True,
+                                            "secrets_migration_overwrite_items": [dest]})
+    assert named.rc == 0, named.tail()
+    assert _current(world, dest) == rotated
+    assert world.snapshot() == before
+
+    # A name that is not a destination of the mapping: one line, nothing read or written.
+    bad = migrate(world, tmp_path, extra={"secrets_migration_overwrite_items": "facilitator-evm-mainet-private-key"})
+    assert bad.rc != 0
+    assert "secrets_migration_overwrite_items: facilitator-evm-mainet-private-key is not a destination" in bad.stdout
+    assert "Plan every secret" not in bad.stdout
+    assert world.snapshot() == before
 
 
 def test_binary_secret_copied_exactly(world, tmp_path):
@@ -302,6 +362,61 @@ def test_retire_refused_with_copy_then_allowed(world, tmp_path):
     after = migrate(world, tmp_path, dirs=retire.dirs)
     assert after.rc == 0, after.tail()
     assert after.recap["changed"] == 0
+
+
+def _taskdef(ecs, family, secrets):
+    return ecs.register_task_definition(family=family, containerDefinitions=[{
+        "name": "facilitator", "image": "127.0.0.1:5001/facilitator:1.0.0", "memory": 512,
+        "secrets": [{"name": n, "valueFrom": v} for n, v in secrets]}])["taskDefinition"]
+
+
+def test_issue18_5_retirement_refused_while_a_task_definition_reads_the_sources(world, tmp_path):
+    """Issue 18 (5): the monorepo secrets are not retired while the old service, the new
+    service's previous revision (the way back) or any ACTIVE task definition still names
+    them in valueFrom: the run (and its --check) is refused naming each reader, nothing is
+    scheduled. Once nothing reads them, they are scheduled for deletion with a recovery
+    window (still restorable), never force-deleted."""
+    assert migrate(world, tmp_path).rc == 0
+    old_ecs, new_ecs = world.moto.client("ecs", SRC), world.moto.client("ecs", DST)
+    src_arn = world.src.describe_secret(SecretId="karmacadabra-facilitator-mainnet")["ARN"]
+    rpc_arn = world.src.describe_secret(SecretId="karmacadabra-quicknode-base-rpc")["ARN"]
+    new_arn = world.dst.describe_secret(SecretId="facilitator-evm-mainnet-private-key")["ARN"]
+    # the monorepo's facilitator service (old cluster, us-east-1)
+    old_ecs.create_cluster(clusterName="karmacadabra-prod")
+    old_td = _taskdef(old_ecs, "karmacadabra-prod-facilitator", [("EVM_PRIVATE_KEY_MAINNET", f"{src_arn}:private_key::")])
+    old_ecs.create_service(cluster="karmacadabra-prod", serviceName="karmacadabra-prod-facilitator",
+                           taskDefinition=old_td["taskDefinitionArn"], desiredCount=1)
+    # the new service (us-east-2): its previous revision still reads the monorepo RPC secret (the way back)
+    new_ecs.create_cluster(clusterName="facilitator-production")
+    prev_td = _taskdef(new_ecs, "facilitator-production", [("RPC_URL_BASE", rpc_arn)])
+    cur_td = _taskdef(new_ecs, "facilitator-production", [("EVM_PRIVATE_KEY_MAINNET", f"{new_arn}:private_key::")])
+    new_ecs.create_service(cluster="facilitator-production", serviceName="facilitator-production",
+                           taskDefinition=cur_td["taskDefinitionArn"], desiredCount=1)
+    retire = {"secrets_migration_retire_sources": True, "secrets_migration_recovery_window_days": 7}
+    before = world.snapshot()
+    for args in (("--check",), ()):
+        refused = migrate(world, tmp_path, *args, extra=retire)
+        assert refused.rc != 0, refused.tail()
+        out = " ".join(refused.stdout.split())
+        assert "retirement refused: 2 task definition(s) still read the secrets to retire" in out, refused.tail()
+        assert ("karmacadabra-prod-facilitator:1 (us-east-1, ACTIVE; service karmacadabra-prod/"
+                "karmacadabra-prod-facilitator) reads karmacadabra-facilitator-mainnet") in out
+        assert (f"facilitator-production:{prev_td['revision']} (us-east-2, ACTIVE; no service) "
+                "reads karmacadabra-quicknode-base-rpc") in out
+        assert f"facilitator-production:{cur_td['revision']} (" not in out  # reads the migrated secret only
+        assert world.snapshot() == before  # nothing scheduled
+
+    # The old service is gone (Phase 7) and the old revisions are deregistered: nothing reads them any more.
+    old_ecs.delete_service(cluster="karmacadabra-prod", service="karmacadabra-prod-facilitator", force=True)
+    old_ecs.deregister_task_definition(taskDefinition=old_td["taskDefinitionArn"])
+    new_ecs.deregister_task_definition(taskDefinition=prev_td["taskDefinitionArn"])
+    done = migrate(world, tmp_path, extra=retire)
+    assert done.rc == 0, done.tail()
+    for src in list(WALLETS) + ["karmacadabra-quicknode-base-rpc"]:
+        meta = world.src.describe_secret(SecretId=src)  # still there: scheduled, restorable
+        assert meta.get("DeletedDate"), src
+    world.src.restore_secret(SecretId="karmacadabra-facilitator-mainnet")
+    assert not world.src.describe_secret(SecretId="karmacadabra-facilitator-mainnet").get("DeletedDate")
 
 
 def test_secret_set_key_changes_one_key_only(world, tmp_path):

@@ -67,6 +67,15 @@ def tags(value):
             {"Key": "managed-by", "Value": "facilitator-ops"}]
 
 
+def key_tag(dst_s, key="base", value=URL):
+    """The mark a key insert leaves on the JSON secret it wrote into (the deploy's sign of a migrated key)."""
+    from ansible.module_utils.facilitator_ops.common.digests import short
+    from ansible.module_utils.facilitator_ops.common.digests import value_digest
+
+    dst_s.add_response("tag_resource", {}, {"SecretId": "facilitator-rpc-mainnet", "Tags": [
+        {"Key": f"facilitator-ops:migrated-key:{key}", "Value": short(value_digest(string_value=value))}]})
+
+
 def params(**kw):
     p = dict(name="facilitator-evm-testnet-private-key", region="us-east-2",
              source_name="karmacadabra-facilitator-testnet", source_region="us-east-1",
@@ -174,12 +183,56 @@ def test_destination_rotated_after_the_migration_is_left_alone(stores):
     r = run_copy(params(), src, dst)
     assert not r["changed"] and r["action"] == "superseded" and r["verified"]
     assert "moved on since" in r["plan"]
-    # The source changed after the migration: that is drift, refused as before.
-    source_wallet(src_s, json.dumps({"private_key": "0x" + "3" * 64}))
+
+
+def test_issue18_3_a_destination_rotated_since_its_copy_is_never_overwritten(stores):
+    """Issue 18 (3): overwrite on (the run's flag, or the item named) never puts the
+    source back into a destination that changed since its copy (the tag holds the
+    digest of what was copied): no write is queued, so the Stubber would raise on one."""
+    src, src_s, dst, dst_s = stores
+    from ansible.module_utils.facilitator_ops.local_stack.seed import evm_wallet
+
+    rotated = json.dumps(evm_wallet(4))
+    # source unchanged since the copy, destination rotated
+    source_wallet(src_s)
     describe(dst_s, "facilitator-evm-testnet-private-key", DST_ARN, Description="wallet", Tags=tags(WALLET))
     get(dst_s, "facilitator-evm-testnet-private-key", DST_ARN, rotated)
-    with pytest.raises(SecretError, match="overwrite is off"):
+    r = run_copy(params(overwrite=True), src, dst)
+    assert not r["changed"] and r["action"] == "superseded" and r["verified"]
+    # the source changed since the copy too (a monorepo rotation): still never overwritten, said in a warning
+    other = json.dumps(evm_wallet(5))
+    source_wallet(src_s, other)
+    describe(dst_s, "facilitator-evm-testnet-private-key", DST_ARN, Description="wallet", Tags=tags(WALLET))
+    get(dst_s, "facilitator-evm-testnet-private-key", DST_ARN, rotated)
+    r = run_copy(params(overwrite=True), src, dst)
+    assert not r["changed"] and r["action"] == "superseded"
+    assert "the destination is kept" in r["warnings"][0]
+    assert json.loads(other)["private_key"] not in json.dumps(r)
+
+
+def test_a_source_changed_since_the_copy_needs_the_wallet_named(stores):
+    """The destination still holds its copy, the source changed: refused (naming how to
+    overwrite this one wallet), then overwritten when overwrite is on for the item."""
+    src, src_s, dst, dst_s = stores
+    from ansible.module_utils.facilitator_ops.local_stack.seed import evm_wallet
+
+    changed = json.dumps(evm_wallet(5))
+    source_wallet(src_s, changed)
+    describe(dst_s, "facilitator-evm-testnet-private-key", DST_ARN, Description="wallet", Tags=tags(WALLET))
+    get(dst_s, "facilitator-evm-testnet-private-key", DST_ARN, WALLET)
+    with pytest.raises(SecretError, match="overwrite is off.*secrets_migration_overwrite_items="
+                                          "facilitator-evm-testnet-private-key"):
         run_copy(params(), src, dst)
+    source_wallet(src_s, changed)
+    describe(dst_s, "facilitator-evm-testnet-private-key", DST_ARN, Description="wallet", Tags=tags(WALLET))
+    get(dst_s, "facilitator-evm-testnet-private-key", DST_ARN, WALLET)
+    dst_s.add_response("put_secret_value", {"ARN": DST_ARN, "VersionId": VID},
+                       {"SecretId": "facilitator-evm-testnet-private-key", "SecretString": changed})
+    dst_s.add_response("tag_resource", {}, {"SecretId": "facilitator-evm-testnet-private-key", "Tags": [
+        {"Key": "facilitator-ops:migrated-source-digest", "Value": tags(changed)[0]["Value"]}]})
+    get(dst_s, "facilitator-evm-testnet-private-key", DST_ARN, changed)
+    r = run_copy(params(overwrite=True), src, dst)
+    assert r["changed"] and r["action"] == "add_version" and r["verified"]
 
 
 def test_different_destination_refused_without_overwrite(stores):
@@ -219,6 +272,7 @@ def test_key_insert_proves_other_keys_survived(stores):
                        {"SecretId": "facilitator-rpc-mainnet", "SecretString": written})
     describe(dst_s, "facilitator-rpc-mainnet", RPC_ARN, VersionIdsToStages={
         "22222222-2222-3333-4444-555555555555": ["AWSCURRENT"], VID: ["AWSPREVIOUS"]})
+    key_tag(dst_s)
     get(dst_s, "facilitator-rpc-mainnet", RPC_ARN, written)
     p = params(name="facilitator-rpc-mainnet", source_name="karmacadabra-quicknode-base-rpc", wallet=False,
                destination_key="base", create_missing=False, tags={}, description=None)
@@ -240,6 +294,7 @@ def test_key_insert_detects_a_wiped_key(stores):
                        {"SecretId": "facilitator-rpc-mainnet", "SecretString": ANY})
     describe(dst_s, "facilitator-rpc-mainnet", RPC_ARN, VersionIdsToStages={
         "22222222-2222-3333-4444-555555555555": ["AWSCURRENT"], VID: ["AWSPREVIOUS"]})
+    key_tag(dst_s)
     get(dst_s, "facilitator-rpc-mainnet", RPC_ARN, json.dumps({"avalanche": "https://a", "base": URL}))
     p = params(name="facilitator-rpc-mainnet", source_name="karmacadabra-quicknode-base-rpc", wallet=False,
                destination_key="base", create_missing=False, tags={}, description=None)
@@ -308,6 +363,9 @@ class FakeStore(SecretStore):
                 st["AWSPREVIOUS"] = st["AWSCURRENT"]
             st["AWSCURRENT"] = vid
             return {"ARN": arn, "VersionId": vid}
+        if method == "tag_resource":
+            self.tags = dict(getattr(self, "tags", {}), **{t["Key"]: t["Value"] for t in kw["Tags"]})
+            return {}
         raise AssertionError(method)
 
 
@@ -384,6 +442,7 @@ def test_copy_into_a_key_merges_interleaved_writes_too(stores):
     assert json.loads(dst.secrets["facilitator-rpc-mainnet"]) == {"avalanche": "https://a", "celo": "https://c",
                                                                    "polygon": "https://p", "base": URL}
     assert r["merged_interleaved_writes"] == 1 and r["preserved_keys"] == ["avalanche", "celo", "polygon"]
+    assert list(dst.tags) == ["facilitator-ops:migrated-key:base"]  # the deploy's sign of a migrated key
 
 
 def test_same_key_changed_by_another_writer_fails_naming_it_and_keeps_theirs():

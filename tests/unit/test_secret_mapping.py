@@ -48,6 +48,27 @@ def test_bad_mappings_name_item_and_field():
                                                   {"source": "c", "destination": "d", "env": {"X": None}}])
 
 
+def test_issue18_3_global_overwrite_skips_wallets_and_named_items_are_validated():
+    """Issue 18 (3): -e secrets_migration_overwrite=true applies to every item but the
+    wallets; a wallet is overwritten only when named for the run, and a name that is
+    not a destination of the mapping is a problem naming it."""
+    entries, problems = normalise(GOOD, "us-east-1", "us-east-2", default_overwrite=True)
+    assert problems == []
+    wallet, rpc = entries
+    assert wallet["overwrite"] is False and rpc["overwrite"] is True
+    for named in (["facilitator-evm-mainnet-private-key"], "facilitator-evm-mainnet-private-key",
+                  "[facilitator-evm-mainnet-private-key]", " facilitator-evm-mainnet-private-key , "):
+        entries, problems = normalise(GOOD, "us-east-1", "us-east-2", overwrite_items=named)
+        assert problems == [] and entries[0]["overwrite"] is True and entries[1]["overwrite"] is False, named
+    _, problems = normalise(GOOD, "us-east-1", "us-east-2", overwrite_items="facilitator-evm-mainet-private-key")
+    assert problems == ["secrets_migration_overwrite_items: facilitator-evm-mainet-private-key is not a destination "
+                        "of the mapping (destinations: facilitator-evm-mainnet-private-key, facilitator-rpc-mainnet)"]
+    _, problems = normalise(GOOD, "us-east-1", "us-east-2", overwrite_items=[3])
+    assert "must be a list of destination names" in problems[0]
+    wallet_overwrite = [dict(GOOD[0], overwrite=True)]
+    assert "a wallet's overwrite is not set in the mapping" in problems_of(wallet_overwrite)
+
+
 def test_same_name_other_region_is_fine_and_key_insert_into_same_name_is_fine():
     assert problems_of([{"source": "a", "destination": "a"}]) == ""
 

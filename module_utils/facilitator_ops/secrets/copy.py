@@ -17,6 +17,7 @@ from ansible.module_utils.facilitator_ops.secrets.core import SecretError
 from ansible.module_utils.facilitator_ops.secrets.core import SecretPendingDeletion
 from ansible.module_utils.facilitator_ops.secrets.core import key_value_digest
 from ansible.module_utils.facilitator_ops.secrets.core import metadata_changes
+from ansible.module_utils.facilitator_ops.secrets.core import migrated_key_tag
 from ansible.module_utils.facilitator_ops.secrets.core import plan_copy
 from ansible.module_utils.facilitator_ops.secrets.core import plan_key
 from ansible.module_utils.facilitator_ops.secrets.core import preserved_keys
@@ -149,12 +150,25 @@ def run_copy(p, src, dst, check_mode=False):
         if dest is None and create_missing is False:
             raise SecretError(f"destination {dst_label} does not exist and create_missing is off")
         before_doc = dest.json_object() if dest is not None else None
-        if dest is not None and dest.digest != src_digest and not p.get("overwrite") and \
-                _tag(dest_meta, MIGRATED_DIGEST_TAG) == short(src_digest):
-            # Copied from this very source value earlier; the destination moved on since.
+        copied = _tag(dest_meta, MIGRATED_DIGEST_TAG)
+        if dest is not None and dest.digest != src_digest and copied and dest.short != copied:
+            # The destination no longer holds what an earlier run copied into it (the tag is the
+            # digest of that copy): it moved on since (a wallet rotation). The source never
+            # overwrites it, whatever overwrite says: that would put the old key back.
             action, new_value = "superseded", None
+            if copied != short(src_digest):
+                result.setdefault("warnings", []).append(
+                    f"{dst_label}: the source {src_label} changed since the copy (sha256:{copied} -> "
+                    f"sha256:{short(src_digest)}) and the destination was changed since too (sha256:{dest.short}): "
+                    "the destination is kept; the source never overwrites a destination changed since its copy"
+                )
         else:
-            action, new_value = plan_copy(source, dest, p.get("overwrite"))
+            try:
+                action, new_value = plan_copy(source, dest, p.get("overwrite"))
+            except SecretError as e:
+                hint = (" (a wallet is overwritten only when named for the run: "
+                        f"-e secrets_migration_overwrite_items={name})") if p.get("wallet") else ""
+                raise SecretError(f"{e}{hint}") from None
         if action not in ("create", "superseded") and before_digest == src_digest:
             action = "equal"
     result["action"] = action
@@ -162,6 +176,9 @@ def run_copy(p, src, dst, check_mode=False):
     tags = dict(p.get("tags") or {})
     if not key and source is not None and action != "superseded":
         tags[MIGRATED_DIGEST_TAG] = short(src_digest)
+    elif key and source is not None:
+        # the deploy recognises a migrated key by this tag (secrets/status.py)
+        tags[migrated_key_tag(key)] = short(src_digest)
     meta_changes = metadata_changes(dest_meta, p.get("description"), tags) if dest is not None else {}
     if dest_meta and p.get("kms_key_id") and dest_meta.get("KmsKeyId") not in (None, p["kms_key_id"]):
         result.setdefault("warnings", []).append(

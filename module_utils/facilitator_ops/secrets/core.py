@@ -43,6 +43,15 @@ ACTION_WORDING = {
 # value) at the time of the copy. A destination that differs from an unchanged source
 # because it moved on (a wallet rotation) is then told apart from drift.
 MIGRATED_DIGEST_TAG = "facilitator-ops:migrated-source-digest"
+# The same mark for one key written into an existing JSON secret (the RPC map): the
+# key's source digest under a tag named after the key, so that a key the secret held
+# before the migration is told apart from one the migration wrote.
+MIGRATED_KEY_TAG_PREFIX = "facilitator-ops:migrated-key:"
+
+
+def migrated_key_tag(key):
+    """The tag a key-mode copy leaves on its destination for `key`."""
+    return MIGRATED_KEY_TAG_PREFIX + key
 
 
 def action_words(action, planned=True):

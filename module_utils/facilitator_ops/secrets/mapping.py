@@ -22,12 +22,37 @@ ALLOWED = {
 }
 
 
+def overwrite_item_names(value):
+    """The operator's `secrets_migration_overwrite_items`: a list, or a comma-separated
+    string (what `-e name=a,b` gives). Returns (names, problem or None)."""
+    if value is None or value == "":
+        return [], None
+    if isinstance(value, str):
+        value = value.strip()
+        if value.startswith("[") and value.endswith("]"):  # -e secrets_migration_overwrite_items=[a,b]
+            value = value[1:-1]
+        return [n.strip().strip("'\"") for n in value.split(",") if n.strip().strip("'\"")], None
+    if isinstance(value, list) and all(isinstance(n, str) and n.strip() for n in value):
+        return [n.strip() for n in value], None
+    return [], "secrets_migration_overwrite_items must be a list of destination names (or a comma-separated string)"
+
+
 def normalise(entries, default_source_region=None, default_region=None, default_tags=None,
-              default_overwrite=False):
-    """Returns (normalised entries, problems)."""
+              default_overwrite=False, overwrite_items=None):
+    """Returns (normalised entries, problems).
+
+    Overwrite: `default_overwrite` (-e secrets_migration_overwrite=true) applies to
+    every item but the wallets; a wallet is overwritten only when its destination is
+    named in `overwrite_items` for that run (a wallet's `overwrite` is never set in
+    the mapping, where it would hold for every later run). Each name must be a
+    destination of the mapping. (A destination rotated since its copy is never
+    overwritten by the source whatever these say: copy.run_copy.)"""
     problems, out, seen = [], [], {}
     if not isinstance(entries, list) or not entries:
         return [], ["the mapping must be a non-empty list of {source, destination, ...} items"]
+    named, problem = overwrite_item_names(overwrite_items)
+    if problem:
+        problems.append(problem)
     for i, raw in enumerate(entries):
         where = f"item {i + 1}"
         if not isinstance(raw, dict):
@@ -84,7 +109,13 @@ def normalise(entries, default_source_region=None, default_region=None, default_
         for flag in ("overwrite", "create_missing"):
             if e.get(flag) is not None and not isinstance(e.get(flag), bool):
                 problems.append(f"{where}: {flag} must be true or false")
-        e["overwrite"] = bool(e.get("overwrite", default_overwrite))
+        if e["wallet"] and e.get("overwrite") is not None:
+            problems.append(f"{where}: a wallet's overwrite is not set in the mapping (it would hold for every run): "
+                            "name it for one run with -e secrets_migration_overwrite_items=<destination>")
+        if e["wallet"]:
+            e["overwrite"] = e.get("destination") in named
+        else:
+            e["overwrite"] = bool(e.get("overwrite", default_overwrite)) or e.get("destination") in named
         if e.get("create_missing") is None:
             e["create_missing"] = not e.get("destination_key")
         env = e.get("env") or {}
@@ -105,6 +136,11 @@ def normalise(entries, default_source_region=None, default_region=None, default_
         for opt in ("source_profile", "source_role_arn", "source_key", "destination_key", "description", "kms_key_id"):
             e.setdefault(opt, None)
         out.append(e)
+    destinations = sorted({e.get("destination") for e in out if isinstance(e.get("destination"), str)})
+    for name in named:
+        if name not in destinations:
+            problems.append(f"secrets_migration_overwrite_items: {name} is not a destination of the mapping "
+                            f"(destinations: {', '.join(destinations)})")
     env_seen = {}
     for e in out:
         for name in e["env"]:
