@@ -60,9 +60,27 @@ def wallet_rotation_awslogs(preflight, container):
                 stream_prefix=f"{prefix}/{container}" if prefix is not None else "")
 
 
+def wallet_rotation_forward_only(wallets, failure=""):
+    """"" when a failed redeploy/proof may roll back, else the one message that stops the run instead: a
+    promoted wallet whose old key was (partly) swept must never become AWSCURRENT again. Names each wallet,
+    why, and what on-call does (the pre-flight's `forward_only` reasons)."""
+    hits = [w for w in wallets or [] if w.get("phase") == "promoted" and w.get("forward_only")]
+    if not hits:
+        return ""
+    what = "; ".join(f"{w.get('name')}: {' and '.join(w['forward_only'])} (new {w.get('new_address')}, "
+                     f"old {w.get('old_address')})" for w in hits)
+    return (f"ROTATION NOT ROLLED BACK (forward only): the new wallet was not proven live ({_s(failure) or 'failed'}), "
+            f"but {what}. AWSCURRENT stays on the new key: rolling back would make an empty, maybe leaked key "
+            f"live. Do NOT move AWSCURRENT back by hand. Fix the cause (the service's events and stopped tasks, "
+            f"/supported on the new ALB, the start-up logs), then rerun the same command: it goes forward "
+            f"(redeploy, prove, sweep what is left, finish). See docs/runbook-wallet-rotation.md "
+            f"\"Forward only after a sweep\".")
+
+
 class FilterModule:
     def filters(self):
         return {
             "wallet_rotation_input": wallet_rotation_input,
             "wallet_rotation_awslogs": wallet_rotation_awslogs,
+            "wallet_rotation_forward_only": wallet_rotation_forward_only,
         }

@@ -21,6 +21,8 @@ description:
     actually paid, transaction, balances before and after. One failing network does not stop the others; the module
     then fails naming it, with every network's result.
   - Refuses unless the secret's version stages match the step (fund only while pending, sweep only once promoted).
+  - Before the first sweep transfer, tags the secret C(facilitator-ops:sweep-started) with the new version: from then
+    on the rotation only goes forward (M(wallet_secret_stage) refuses to roll back onto the swept old key).
   - Exists because the bundled collections have no chain modules, and signing needs the key, which must not leave
     the module; keys are read from Secrets Manager here, RPC URLs too when they are secrets. Never returns either.
 author:
@@ -102,6 +104,8 @@ mode:
   type: str
 """
 
+import time
+
 try:
     import botocore
 except ImportError:
@@ -162,6 +166,10 @@ def main():
         dest = new.address if p["mode"] == "fund" else (p["to_address"] or new.address)
         if dest.lower() == old.address.lower():
             raise RotationError("destination is the old wallet itself")
+        if p["mode"] == "sweep" and not module.check_mode:
+            # Before the first sweep transfer: from here on the rotation only goes forward (never a rollback
+            # onto the old key it empties).
+            ws.mark_sweep_started(p["new_version"], time.time())
         signer = old.signer()
         crashpoint.set_scope(f"wallet_transfer {p['mode']} {label}")  # one crash point per call, whichever network sends first
         jobs, skipped = [], {}

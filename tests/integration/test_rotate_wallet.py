@@ -398,3 +398,74 @@ def test_full_rotation_evm_and_solana_then_a_payment_settles(world, tmp_path):
     again = rotate(world, tmp_path, wallet="all")
     assert again.rc != 0 and "-e rotate_again=yes" in flat(again.output)
     assert wallet_at(world, EVM_SECRET, "AWSCURRENT")["address"] == evm_new
+
+
+# ---------------------------------------------------------------- issue 18
+
+
+class _StaleSupported:
+    """A /supported that keeps showing `signer` (an ALB still routing to old tasks): the proof fails."""
+
+    def __init__(self, signer):
+        body = json.dumps({"kinds": [], "extensions": [], "signers": {"eip155:*": [signer]}}).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.srv.server_port}"
+
+    def __enter__(self):
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.srv.shutdown()
+
+
+def test_issue18_2_rollback_onto_a_swept_key(world, tmp_path):
+    """(2) A rotation killed during its sweep, resumed, whose proof then fails: before issue 18 it moved
+    AWSCURRENT back onto the old key it had already (partly) emptied. Now: forward only, a clear message, no
+    AWSCURRENT move back; the same command afterwards finishes the rotation forward."""
+    from helpers.crash import run_crashing
+
+    old_evm = wallet_at(world, EVM_SECRET, "AWSCURRENT")["address"]
+    label = world["src"].describe_secret(SecretId=EVM_SECRET)["ARN"].split(":")[6]
+    ev = {**world["vars"], "wallet": "evm", "rotate_again": "yes"}
+    killed = run_crashing("rotate_wallet.yml", tmp_path, extra_vars=ev, at_label=f"wallet_transfer sweep {label}")
+    scan_everything(world, killed)
+    assert killed.killed, killed.tail(60)
+    new_evm = wallet_at(world, EVM_SECRET, "AWSCURRENT")["address"]
+    assert new_evm != old_evm and wallet_at(world, EVM_SECRET, "AWSPREVIOUS")["address"] == old_evm
+    swept = [n for n in CHAINS if balance(world, n, old_evm) == 0]
+    assert swept, "the killed run swept no network"
+
+    with _StaleSupported(old_evm) as stale:
+        run = rotate(world, tmp_path, wallet="evm", rotate_again="yes", wallet_rotation_log_source="none",
+                     wallet_rotation_base_url=stale.url, wallet_rotation_prove_timeout=6)
+    assert run.rc != 0
+    out = flat(run.output)
+    assert "ROTATION NOT ROLLED BACK (forward only)" in out, run.tail(80)
+    assert "ROTATION ROLLED BACK:" not in out
+    assert f"holds nothing (or only dust) on {', '.join(sorted(swept))}" in out or "sweep of the old wallet" in out
+    assert "Do NOT move AWSCURRENT back by hand" in out and "rerun the same command" in out
+    # no AWSCURRENT move back: the new key stays live
+    assert wallet_at(world, EVM_SECRET, "AWSCURRENT")["address"] == new_evm
+    assert new_evm in _supported_signers(world["url"])
+    steps = [r["step"] for r in run.audit_records("wallet_rotation.jsonl")]
+    assert "rollback_refused" in steps and "rollback" not in steps
+
+    # the same command, the cause gone: forward to the end
+    done = rotate(world, tmp_path, wallet="evm", rotate_again="yes")
+    assert done.rc == 0, done.tail(80)
+    assert wallet_at(world, EVM_SECRET, "AWSCURRENT")["address"] == new_evm
+    for net in CHAINS:
+        assert balance(world, net, old_evm) == 0

@@ -34,6 +34,7 @@ from ansible.module_utils.facilitator_ops.wallet.rpc import RpcError
 from ansible.module_utils.facilitator_ops.wallet.secret import WalletSecret
 from ansible.module_utils.facilitator_ops.wallet.secret import WalletSecretError
 from ansible.module_utils.facilitator_ops.wallet.solana import SolanaChain
+from ansible.module_utils.facilitator_ops.wallet.state import forward_only
 
 KINDS = ("evm", "solana")
 
@@ -206,7 +207,7 @@ def preflight_wallet(w, nets, secret_client, chain_factory, dependencies=(), aws
     new = ws.read(st["new"]) if st["new"] else None
     report = dict(w, phase=st["phase"], versions=dict(current=st["current"], pending=st["pending"],
                                                       previous=st["previous"], old=st["old"], new=st["new"]),
-                  rotated=st.get("rotated"), batch=st.get("batch"),
+                  rotated=st.get("rotated"), batch=st.get("batch"), sweep_started=st.get("sweep_started"),
                   old_address=old.address, new_address=new.address if new else None, networks={}, refusals=[],
                   warnings=[], underfunded=[], dependencies=dependencies_for(old.address, dependencies, w["name"]))
     nets_of = list(w["networks"])
@@ -273,7 +274,25 @@ def preflight_wallet(w, nets, secret_client, chain_factory, dependencies=(), aws
         except (RpcError, TransferRefused, RotationError) as e:
             entry.update(status="error", reason=str(e))
             report["refusals"].append(f"{name}: {e}")
+    report["forward_only"] = forward_only_reasons(report)
     return report
+
+
+def forward_only_reasons(report):
+    """Why a promoted wallet can no longer be rolled back onto its old key ([] when it can): the sweep into
+    this rotation's new version has started (the secret's sweep-started mark), or the old wallet already
+    holds nothing (or only dust) on a network. Rolling back would make an empty, maybe leaked key live."""
+    if report.get("phase") != "promoted":
+        return []
+    reasons = []
+    why = forward_only({"sweep_started": report.get("sweep_started")}, (report.get("versions") or {}).get("new"))
+    if why:
+        reasons.append(why)
+    drained = sorted(n for n, e in (report.get("networks") or {}).items() if e.get("status") == "swept")
+    if drained:
+        reasons.append(f"the old wallet {report.get('old_address')} holds nothing (or only dust) on "
+                       f"{', '.join(drained)}")
+    return reasons
 
 
 def _fresh_plan(chain, old_address, net):
