@@ -52,6 +52,13 @@ options:
     description: The network catalogue (C(facilitator_network_catalog)) giving each network's C(kind) and C(tier).
     type: dict
     default: {}
+  sweep_to:
+    description:
+      - Sweep destination per wallet kind (C(evm), C(solana)) when it is a treasury; empty or absent means the new
+        wallet. Reported per wallet in RV(wallets) (C(sweep_destination)); a Solana treasury that is not an existing
+        system account (C(getAccountInfo)) on a network with transfers is refused, naming the network.
+    type: dict
+    default: {}
   min_interval_minutes:
     description:
       - An idle wallet whose current version this tool finished less than this ago (the secret's
@@ -96,7 +103,10 @@ log_configuration:
   returned: always
   type: dict
 wallets:
-  description: Per wallet, phase, versions, old/new address, secret ARN and per-network balances and status.
+  description:
+    - Per wallet, phase, versions, old/new address, secret ARN, per-network balances and status, C(sweep_destination)
+      (the treasury or the new wallet) and C(forward_only) (why a promoted wallet can no longer roll back: its sweep
+      started or its old wallet is empty on a network).
   returned: always
   type: list
 refusals:
@@ -199,6 +209,7 @@ def main():
             served_networks=dict(type="list", elements="str", default=[]),
             network_catalog=dict(type="dict", default={}),
             min_interval_minutes=dict(type="int", default=60),
+            sweep_to=dict(type="dict", default={}),
         ),
         supports_check_mode=True,
     )
@@ -237,7 +248,7 @@ def main():
                                 f"wallet_rotation_wallets does not fund it there: the new key would go live without "
                                 f"gas; add the network(s) to the wallet and wallet_rotation_networks")
             r = preflight_wallet(w, nets, ctx.secrets, lambda net: ctx.chain(net, p["rpc_timeout"]),
-                                 p["dependencies"])
+                                 p["dependencies"], sweep_to=p["sweep_to"])
             if r.get("proof_new"):
                 r["proof_new"]["kept"] = [a for a in kept.get(r["kind"], []) if a != r["new_address"]]
             reports.append(r)

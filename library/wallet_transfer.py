@@ -42,7 +42,9 @@ options:
     type: str
     required: true
   to_address:
-    description: Sweep destination (a treasury); default the new wallet. Ignored by C(fund).
+    description:
+      - Sweep destination (a treasury); default the new wallet. Ignored by C(fund). A Solana treasury must be an
+        existing system account (C(getAccountInfo): it exists, owner the System Program), or nothing is sent.
     type: str
   network_names:
     description: Networks to transfer on.
@@ -187,6 +189,10 @@ def main():
                     return format_result(chain.fund(signer, dest, net["target"], timeout=p["timeout"],
                                                     check_mode=module.check_mode, reserve=net["floor"], **extra), net)
             else:
+                if net["kind"] == "solana" and dest != new.address:
+                    # a treasury (no checksum in base58): an existing system account, or nothing is sent
+                    extra["require_system_account"] = True
+
                 def job(chain=chain, net=net, extra=extra):
                     return format_result(chain.sweep(signer, dest, timeout=p["timeout"], check_mode=module.check_mode,
                                                      dust_threshold=net["dust"], **extra), net)

@@ -196,7 +196,7 @@ def dependencies_for(address, dependencies, wallet_name):
     return hits
 
 
-def preflight_wallet(w, nets, secret_client, chain_factory, dependencies=(), aws_retry=True):
+def preflight_wallet(w, nets, secret_client, chain_factory, dependencies=(), aws_retry=True, sweep_to=None):
     """One wallet's pre-flight. secret_client(region) -> boto3 client;
     chain_factory(net) -> EvmChain/SolanaChain. Never raises for a network
     problem: it is reported under that network and as a refusal."""
@@ -215,6 +215,11 @@ def preflight_wallet(w, nets, secret_client, chain_factory, dependencies=(), aws
                                replaced=new.address if new else None, networks=nets_of)
     report["proof_new"] = dict(wallet=w["name"], kind=w["kind"], expect=new.address, replaced=old.address,
                                networks=nets_of) if new else None
+    treasury = str((sweep_to or {}).get(w["kind"]) or "").strip()
+    report["sweep_destination"] = treasury or (new.address if new else None)
+    report["sweep_to_treasury"] = bool(treasury)
+    if treasury and treasury.lower() == old.address.lower():
+        report["refusals"].append(f"{w['name']}: the sweep destination {treasury} is the old wallet itself")
     if st["phase"] == "promoted" and new is not None and new.address == old.address:
         report["refusals"].append(f"{w['name']}: old and new versions hold the same address")
     for name in w["networks"]:
@@ -234,6 +239,9 @@ def preflight_wallet(w, nets, secret_client, chain_factory, dependencies=(), aws
                 chain.check_chain_id()
             else:
                 chain.check_genesis()
+            if treasury and net["kind"] == "solana":
+                # checked before anything changes (and again right before the sweep sends)
+                chain.check_system_account(treasury)
             old_bal = chain.balance(old.address)
             entry.update(old_balance=old_bal, old_balance_fmt=fmt(old_bal, net))
             if old_bal < net["floor"] and st["phase"] != "promoted":
