@@ -105,7 +105,7 @@ log_configuration:
 wallets:
   description:
     - Per wallet, phase, versions, old/new address, secret ARN, per-network balances and status, C(sweep_destination)
-      (the treasury or the new wallet) and C(forward_only) (why a promoted wallet can no longer roll back: its sweep
+      (the treasury or the new wallet) and C(forward_only) (why a promoted wallet can no longer roll back, i.e. its sweep
       started or its old wallet is empty on a network).
   returned: always
   type: list

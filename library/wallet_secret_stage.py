@@ -13,8 +13,8 @@ description:
     rotation is promoted but not finished.
   - C(rollback) moves C(AWSCURRENT) back to the old version; the new version keeps C(AWSPENDING) (and its funds), so
     a later run retries without generating or funding again. Refused (nothing moved) once the sweep of the old
-    wallet into the new version has started (the secret's C(facilitator-ops:sweep-started) tag): the old key is then
-    empty, maybe leaked, and the rotation only goes forward.
+    wallet into the new version has started (the secret's C(facilitator-ops:sweep-started) tag), because the old key
+    is then empty, maybe leaked, and the rotation only goes forward.
   - C(finish) tags the secret C(facilitator-ops:rotated) with the new version and the time (the recent-rotation guard,
     readable from any machine), then removes C(AWSPENDING) from the (current) new version, which ends the rotation.
   - Each action checks the versions are what the caller expects and does nothing when the state is already reached

@@ -21,7 +21,7 @@ description:
     actually paid, transaction, balances before and after. One failing network does not stop the others; the module
     then fails naming it, with every network's result.
   - Refuses unless the secret's version stages match the step (fund only while pending, sweep only once promoted).
-  - Before the first sweep transfer, tags the secret C(facilitator-ops:sweep-started) with the new version: from then
+  - Before the first sweep transfer, tags the secret C(facilitator-ops:sweep-started) with the new version; from then
     on the rotation only goes forward (M(wallet_secret_stage) refuses to roll back onto the swept old key).
   - Exists because the bundled collections have no chain modules, and signing needs the key, which must not leave
     the module; keys are read from Secrets Manager here, RPC URLs too when they are secrets. Never returns either.
@@ -44,7 +44,7 @@ options:
   to_address:
     description:
       - Sweep destination (a treasury); default the new wallet. Ignored by C(fund). A Solana treasury must be an
-        existing system account (C(getAccountInfo): it exists, owner the System Program), or nothing is sent.
+        existing system account (C(getAccountInfo) says it exists, owned by the System Program), or nothing is sent.
     type: str
   network_names:
     description: Networks to transfer on.
