@@ -469,3 +469,34 @@ def test_issue18_2_rollback_onto_a_swept_key(world, tmp_path):
     assert wallet_at(world, EVM_SECRET, "AWSCURRENT")["address"] == new_evm
     for net in CHAINS:
         assert balance(world, net, old_evm) == 0
+
+
+def test_issue18_9_sweep_destination_shown_checked_typed_back(world, tmp_path):
+    """(9) The plan shows where the whole balance goes; a mixed-case EVM treasury with a wrong EIP-55 checksum is
+    a one-line refusal; production needs the treasury typed back (-e confirm=yes is not enough). Nothing changes
+    before that."""
+    treasury = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
+    before = versions(world, EVM_SECRET)
+    old = wallet_at(world, EVM_SECRET, "AWSCURRENT")["address"]
+    run = rotate(world, tmp_path, args=["--check"], wallet="evm", treasury_evm=treasury, rotate_again="yes")
+    assert run.rc == 0, run.tail(60)
+    assert (f"SWEEP evm-testnet: the old wallet {old}'s whole balance goes to {treasury} (TREASURY"
+            in flat(run.stdout)), run.tail(60)
+
+    typo = treasury[:-1] + "D"
+    run = rotate(world, tmp_path, wallet="evm", treasury_evm=typo, rotate_again="yes")
+    assert run.rc != 0 and run.recap["changed"] == 0
+    assert f"rotate_wallet: -e treasury_evm {typo} is not a valid EIP-55 checksum address" in flat(run.output)
+
+    prod = dict(wallet="evm", treasury_evm=treasury, rotate_again="yes", confirm="yes",
+                facilitator_require_confirmation=True)
+    run = rotate(world, tmp_path, **prod)
+    assert run.rc != 0 and run.recap["changed"] == 0
+    assert f"rotate_wallet: the sweep destination {treasury} was not typed back" in flat(run.output), run.tail(40)
+    run = rotate(world, tmp_path, sweep_destination_confirm="0x" + "11" * 20, **prod)
+    assert run.rc != 0 and "is not the sweep destination" in flat(run.output)
+    assert versions(world, EVM_SECRET) == before
+    assert run.audit_records("wallet_rotation.jsonl") == []
+    # typed back: the confirmation passes (--check: nothing changes, the plan still shows the treasury)
+    run = rotate(world, tmp_path, args=["--check"], sweep_destination_confirm=treasury.lower(), **prod)
+    assert run.rc == 0 and f"goes to {treasury} (TREASURY" in flat(run.stdout), run.tail(40)
