@@ -113,7 +113,7 @@ def wallet_rotation_sweep_destinations(wallets, treasury=None):
         t = _s(treasury.get(w.get("kind")))
         dest = (f"{t} (TREASURY, -e treasury_{w.get('kind')} / wallet_rotation_treasury)" if t
                 else f"{w.get('new_address') or 'the new wallet (to be generated)'} (the new wallet)")
-        lines.append(f"SWEEP {w.get('name')}: the old wallet {w.get('old_address')}'s whole balance goes to {dest}")
+        lines.append(f"SWEEP {w.get('name')}: the whole balance of the old wallet {w.get('old_address')} goes to {dest}")
     return lines
 
 

@@ -480,7 +480,7 @@ def test_issue18_9_sweep_destination_shown_checked_typed_back(world, tmp_path):
     old = wallet_at(world, EVM_SECRET, "AWSCURRENT")["address"]
     run = rotate(world, tmp_path, args=["--check"], wallet="evm", treasury_evm=treasury, rotate_again="yes")
     assert run.rc == 0, run.tail(60)
-    assert (f"SWEEP evm-testnet: the old wallet {old}'s whole balance goes to {treasury} (TREASURY"
+    assert (f"SWEEP evm-testnet: the whole balance of the old wallet {old} goes to {treasury} (TREASURY"
             in flat(run.stdout)), run.tail(60)
 
     typo = treasury[:-1] + "D"

@@ -163,8 +163,8 @@ def test_issue18_9_sweep_destination_shown_in_the_plan():
            {"name": "solana-testnet", "kind": "solana", "old_address": "OldSol", "new_address": None}]
     lines = filters.wallet_rotation_sweep_destinations(pre, {"solana": SOL_TREASURY})
     assert lines == [
-        "SWEEP evm-testnet: the old wallet 0xOLD's whole balance goes to 0xNEW (the new wallet)",
-        f"SWEEP solana-testnet: the old wallet OldSol's whole balance goes to {SOL_TREASURY} (TREASURY, "
+        "SWEEP evm-testnet: the whole balance of the old wallet 0xOLD goes to 0xNEW (the new wallet)",
+        f"SWEEP solana-testnet: the whole balance of the old wallet OldSol goes to {SOL_TREASURY} (TREASURY, "
         f"-e treasury_solana / wallet_rotation_treasury)",
     ]
 
