@@ -59,6 +59,17 @@ options:
         system account (C(getAccountInfo)) on a network with transfers is refused, naming the network.
     type: dict
     default: {}
+  other_signers:
+    description:
+      - Other ECS services that may sign with the same keys (the monorepo's facilitator until the cutover ends and
+        it is decommissioned), each C(name), C(cluster), C(service), C(region), C(container). Their running
+        deployments' task definitions are read the ECS way (C(valueFrom)) and the address each wallet-key secret
+        holds is compared with the old address of every wallet rotated; a live one that signs with it (or whose key
+        cannot be read) is refused, naming it (the sweep would leave its traffic with no gas). Dependencies of
+        C(kind=signer) bound to the old address are refused the same way.
+    type: list
+    elements: dict
+    default: []
   min_interval_minutes:
     description:
       - An idle wallet whose current version this tool finished less than this ago (the secret's
@@ -139,6 +150,12 @@ batch:
       wallets that already finished carry C(done=true) in RV(wallets) and are not rotated again.
   returned: always
   type: str
+other_signers:
+  description:
+    - Per configured other signer, C(live), C(state) and C(signers) (variable, secret, address or why it could not
+      be read, task definition). Addresses only, never a key.
+  returned: always
+  type: list
 plan:
   description: Human-readable plan lines.
   returned: always
@@ -160,6 +177,9 @@ from ansible.module_utils.facilitator_ops.wallet.rotation import RotationError
 from ansible.module_utils.facilitator_ops.wallet.rotation import current_address
 from ansible.module_utils.facilitator_ops.wallet.rotation import kept_addresses
 from ansible.module_utils.facilitator_ops.wallet.rotation import live_wallet_secrets
+from ansible.module_utils.facilitator_ops.wallet.rotation import other_signer_lines
+from ansible.module_utils.facilitator_ops.wallet.rotation import other_signer_refusals
+from ansible.module_utils.facilitator_ops.wallet.rotation import read_other_signers
 from ansible.module_utils.facilitator_ops.ecs.taskdef import DeriveError
 from ansible.module_utils.facilitator_ops.ecs.taskdef import container_named
 from ansible.module_utils.facilitator_ops.wallet.rotation import preflight_wallet
@@ -210,6 +230,7 @@ def main():
             network_catalog=dict(type="dict", default={}),
             min_interval_minutes=dict(type="int", default=60),
             sweep_to=dict(type="dict", default={}),
+            other_signers=dict(type="list", elements="dict", default=[]),
         ),
         supports_check_mode=True,
     )
@@ -258,6 +279,9 @@ def main():
                 warnings.append(f"{r['name']}: the task definition also injects {', '.join(r['unused_fallbacks'])} "
                                 f"(shadowed by {r['env']}): that secret is NOT rotated")
             deps += [dict(d, wallet=r["name"], old_address=r["old_address"]) for d in r["dependencies"]]
+        # Every other live user of an address the sweep empties (the old stack until it is decommissioned).
+        others = read_other_signers(p["other_signers"], ctx.ecs, ctx.secrets, p["wallets"], container_named)
+        refusals += other_signer_refusals(reports, others, p["dependencies"])
     except (RotationError, DeriveError, WalletSecretError, StateError) as e:
         module.fail_json(msg=f"pre-flight: {e}")
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
@@ -279,7 +303,8 @@ def main():
         recent=recently_rotated(reports, p["min_interval_minutes"], time.time(), batch),
         batch=batch,
         deployment_started=deployment_started,
-        plan=plan_lines(reports),
+        plan=plan_lines(reports) + other_signer_lines(others),
+        other_signers=others,
     )
 
 

@@ -242,3 +242,105 @@ def test_issue18_9_solana_treasury_refused_by_the_preflight(sm):
     r = preflight_wallet(w, {"solana-devnet": net}, lambda region: sm, lambda n: rpc.chain(), aws_retry=False,
                          sweep_to={"solana": SOL_TREASURY})
     assert r["refusals"] == [] and r["networks"]["solana-devnet"]["status"] == "to_fund"
+
+
+# ---------------------------------------------------------------- (1) other live signers (the old stack)
+
+
+OLD_STACK = {"name": "monorepo facilitator", "cluster": "karmacadabra-prod", "service": "karmacadabra-prod-facilitator",
+             "region": "us-east-1", "container": "facilitator"}
+CONFIGURED = [{"name": "evm-testnet", "kind": "evm", "env": ["EVM_PRIVATE_KEY_TESTNET", "EVM_PRIVATE_KEY"]},
+              {"name": "solana-testnet", "kind": "solana", "env": ["SOLANA_PRIVATE_KEY_TESTNET", "SOLANA_PRIVATE_KEY"]}]
+
+
+@pytest.fixture
+def aws():
+    moto = pytest.importorskip("moto")
+    import boto3
+
+    with moto.mock_aws():
+        yield lambda svc, region: boto3.client(svc, region_name=region)
+
+
+def _old_stack(aws, secret_arn, desired=2, env="EVM_PRIVATE_KEY_TESTNET"):
+    ecs = aws("ecs", "us-east-1")
+    ecs.create_cluster(clusterName="karmacadabra-prod")
+    td = ecs.register_task_definition(family="karmacadabra-prod-facilitator", containerDefinitions=[
+        {"name": "otel-collector", "image": "otel", "essential": False, "memory": 256},
+        {"name": "facilitator", "image": "facilitator:1.68.0", "essential": True, "memory": 2048,
+         "secrets": [{"name": env, "valueFrom": f"{secret_arn}:private_key::"}]}])["taskDefinition"]
+    ecs.create_service(cluster="karmacadabra-prod", serviceName="karmacadabra-prod-facilitator",
+                       taskDefinition=td["taskDefinitionArn"], desiredCount=desired)
+    return ecs
+
+
+def _others(aws, configs=(OLD_STACK,)):
+    from ansible.module_utils.facilitator_ops.ecs.taskdef import container_named
+    from ansible.module_utils.facilitator_ops.wallet.rotation import read_other_signers
+
+    return read_other_signers(list(configs), lambda r: aws("ecs", r), lambda r: aws("secretsmanager", r), CONFIGURED,
+                              container_named, aws_retry=False)
+
+
+def _rotating(address, arn="arn:aws:secretsmanager:us-east-2:123456789012:secret:facilitator-evm-testnet-private-key-AbC123"):
+    return {"name": "evm-testnet", "kind": "evm", "old_address": address, "secret_arn": arn}
+
+
+def test_issue18_1_rotation_during_the_cutover_drains_the_old_stack(aws):
+    """After the secrets migration the monorepo service (us-east-1) reads its own copy of the same key: the
+    rotation of the new service's secret would sweep the address the old side still settles with. Refused,
+    naming the old service and what to do."""
+    from eth_account import Account
+
+    from ansible.module_utils.facilitator_ops.wallet.rotation import other_signer_lines
+    from ansible.module_utils.facilitator_ops.wallet.rotation import other_signer_refusals
+
+    acct = Account.create()
+    doc = json.dumps({"private_key": "0x" + bytes(acct.key).hex(), "address": acct.address})
+    old_copy = aws("secretsmanager", "us-east-1").create_secret(Name="karmacadabra-facilitator-testnet",
+                                                                SecretString=doc)["ARN"]
+    _old_stack(aws, old_copy)
+    others = _others(aws)
+    assert others[0]["live"] is True and others[0]["signers"][0]["address"] == acct.address
+    assert "private_key" not in json.dumps(others) and acct.key.hex() not in json.dumps(others)
+    (refusal,) = other_signer_refusals([_rotating(acct.address)], others)
+    assert refusal.startswith(f"evm-testnet: monorepo facilitator (karmacadabra-prod/karmacadabra-prod-facilitator in "
+                              f"us-east-1: ACTIVE, desired 2") and f"still signs with {acct.address}" in refusal
+    assert "Finish the cutover and decommission monorepo facilitator first" in refusal
+    assert "EVM_PRIVATE_KEY_TESTNET <- karmacadabra-facilitator-testnet" in refusal
+    assert other_signer_lines(others)[0].startswith("OTHER SIGNER monorepo facilitator (karmacadabra-prod/"
+                                                    "karmacadabra-prod-facilitator in us-east-1): LIVE")
+    # another wallet (other address, other secret): no refusal
+    assert other_signer_refusals([_rotating("0x" + "12" * 20)], others) == []
+    # the same secret ARN (before the migration both sides read the monorepo secret): refused whatever it holds now
+    assert other_signer_refusals([_rotating("0x" + "12" * 20, arn=old_copy)], others)
+    # scaled to 0 (decommissioned): no longer a live user
+    aws("ecs", "us-east-1").update_service(cluster="karmacadabra-prod", service="karmacadabra-prod-facilitator",
+                                           desiredCount=0)
+    others = _others(aws)
+    assert others[0]["live"] is False and other_signer_refusals([_rotating(acct.address)], others) == []
+
+
+def test_issue18_1_rotation_during_the_cutover_old_stack_gone_or_unreadable(aws):
+    from ansible.module_utils.facilitator_ops.wallet.rotation import other_signer_refusals
+
+    # no such cluster (Phase 7 done): reported, not refused
+    (gone,) = _others(aws)
+    assert gone["live"] is False and gone["state"].startswith("not found") and gone["signers"] == []
+    # a live old side whose key cannot be read (another account's secret): cannot tell -> refused
+    _old_stack(aws, "arn:aws:secretsmanager:us-east-1:999999999999:secret:karmacadabra-facilitator-testnet-XyZ789")
+    others = _others(aws)
+    assert others[0]["live"] and others[0]["signers"][0].get("problem")
+    (refusal,) = other_signer_refusals([_rotating("0x" + "34" * 20)], others)
+    assert "cannot tell which evm key monorepo facilitator" in refusal
+
+
+def test_issue18_1_rotation_during_the_cutover_dependency_that_signs():
+    from ansible.module_utils.facilitator_ops.wallet.rotation import other_signer_refusals
+
+    addr = "0x" + "56" * 20
+    deps = [{"name": "settlement-relayer", "kind": "signer", "bound_address": addr, "note": "relays with the hot key"},
+            {"name": "router", "bound_address": addr}]  # a contract: -e ack_dependencies=yes as before
+    (refusal,) = other_signer_refusals([_rotating(addr)], [], deps)
+    assert refusal.startswith(f"evm-testnet: dependency settlement-relayer signs with {addr}")
+    assert "-e ack_dependencies=yes does not cover a live signer" in refusal
