@@ -500,3 +500,39 @@ def test_issue18_9_sweep_destination_shown_checked_typed_back(world, tmp_path):
     # typed back: the confirmation passes (--check: nothing changes, the plan still shows the treasury)
     run = rotate(world, tmp_path, args=["--check"], sweep_destination_confirm=treasury.lower(), **prod)
     assert run.rc == 0 and f"goes to {treasury} (TREASURY" in flat(run.stdout), run.tail(40)
+
+
+def test_issue18_1_rotation_during_the_cutover_drains_the_old_stack(world, tmp_path):
+    """(1) The monorepo service (us-east-1; locally compose's facilitator-old, configured from the same task
+    definition) still signs with the key being rotated: the sweep would drain the old side. The rotation reads the
+    old service's running task definition through ECS (the inventory's wallet_rotation_other_signers) and refuses,
+    naming it; once the old service is scaled to 0 it is no longer a live user."""
+    ecs = world["moto"].client("ecs", "us-east-1")
+    arn = world["src"].describe_secret(SecretId=EVM_SECRET)["ARN"]
+    sol_arn = world["src"].describe_secret(SecretId=SOL_SECRET)["ARN"]
+    ecs.create_cluster(clusterName="karmacadabra-prod")
+    td = ecs.register_task_definition(family="karmacadabra-prod-facilitator", containerDefinitions=[
+        {"name": "facilitator", "image": "facilitator:1.68.0", "essential": True, "memory": 2048,
+         "secrets": [{"name": "EVM_PRIVATE_KEY_TESTNET", "valueFrom": f"{arn}:private_key::"},
+                     {"name": "SOLANA_PRIVATE_KEY", "valueFrom": f"{sol_arn}:private_key::"}]}])["taskDefinition"]
+    ecs.create_service(cluster="karmacadabra-prod", serviceName="karmacadabra-prod-facilitator",
+                       taskDefinition=td["taskDefinitionArn"], desiredCount=2)
+    try:
+        before = versions(world, EVM_SECRET)
+        old = wallet_at(world, EVM_SECRET, "AWSCURRENT")["address"]
+        run = rotate(world, tmp_path, wallet="evm", rotate_again="yes")
+        assert run.rc != 0 and run.recap["changed"] == 0
+        out = flat(run.output)
+        assert ("REFUSED evm-testnet: monorepo facilitator (karmacadabra-prod/karmacadabra-prod-facilitator in "
+                "us-east-1: ACTIVE, desired 2") in out, run.tail(60)
+        assert f"still signs with {old}" in out and "Finish the cutover and decommission monorepo facilitator" in out
+        assert versions(world, EVM_SECRET) == before
+        assert run.audit_records("wallet_rotation.jsonl") == []
+
+        ecs.update_service(cluster="karmacadabra-prod", service="karmacadabra-prod-facilitator", desiredCount=0)
+        run = rotate(world, tmp_path, args=["--check"], wallet="evm", rotate_again="yes")
+        assert run.rc == 0, run.tail(60)
+        assert "OTHER SIGNER monorepo facilitator (karmacadabra-prod/karmacadabra-prod-facilitator in us-east-1): not live" \
+            in flat(run.stdout)
+    finally:
+        ecs.delete_service(cluster="karmacadabra-prod", service="karmacadabra-prod-facilitator", force=True)
