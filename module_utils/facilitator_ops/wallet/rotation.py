@@ -308,7 +308,7 @@ def other_signer_refusals(reports, others, dependencies=()):
                 how = ", ".join(f"{h['env']} <- {h.get('secret_name') or h.get('arn')}" for h in hits)
                 out.append(
                     f"{r['name']}: {o['name']} ({o['cluster']}/{o['service']} in {o['region']}: {o['state']}) still signs "
-                    f"with {r.get('old_address')} ({how}): the sweep would leave its traffic (the old ALB's share, any "
+                    f"with {r.get('old_address')} ({how}): the sweep would leave its traffic (the share still on the old ALB, any "
                     f"later cutover stage=0) settling with no gas. Finish the cutover and decommission {o['name']} first, "
                     f"or rotate only when it no longer signs with this key (its task definition reads another one)")
         for d in dependencies or []:
