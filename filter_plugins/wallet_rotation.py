@@ -144,6 +144,23 @@ def wallet_rotation_forward_only(wallets, failure=""):
             f"\"Forward only after a sweep\".")
 
 
+def wallet_rotation_fund_sources(wallets, timeout=180, window=15):
+    """The plan's FUND lines: per wallet still to fund, where the funding comes from (the pre-flight's
+    `fund_from`): a funding wallet, or the old wallet, the live signer, used only once idle."""
+    lines = []
+    for w in wallets or []:
+        if w.get("phase") not in ("idle", "pending"):
+            continue
+        src = w.get("fund_from") or {}
+        if src.get("source") == "funding wallet":
+            lines.append(f"FUND {w.get('name')}: from the funding wallet {src.get('label')} {src.get('address')}")
+        else:
+            lines.append(f"FUND {w.get('name')}: from the old wallet {w.get('old_address')}, the live signer (no funding "
+                         f"wallet configured): each EVM transfer first waits until it has nothing in flight (pending "
+                         f"nonce == latest nonce), up to {timeout} s, progress every {window} s")
+    return lines
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -152,4 +169,5 @@ class FilterModule:
             "wallet_rotation_forward_only": wallet_rotation_forward_only,
             "wallet_rotation_destination_typed": wallet_rotation_destination_typed,
             "wallet_rotation_sweep_destinations": wallet_rotation_sweep_destinations,
+            "wallet_rotation_fund_sources": wallet_rotation_fund_sources,
         }

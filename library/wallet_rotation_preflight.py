@@ -59,6 +59,14 @@ options:
         system account (C(getAccountInfo)) on a network with transfers is refused, naming the network.
     type: dict
     default: {}
+  funding_wallets:
+    description:
+      - Per wallet kind (C(evm), C(solana)), the Secrets Manager secret (name in the module's region, or ARN) of a
+        funding wallet (C({private_key, address})) the new wallet is funded from instead of the old one, the live
+        signer. Its address (never its key) and balances are in the plan; too little balance is refused, naming the
+        network. Empty or absent, funding comes from the old wallet.
+    type: dict
+    default: {}
   other_signers:
     description:
       - Other ECS services that may sign with the same keys (the monorepo's facilitator until the cutover ends and
@@ -116,7 +124,7 @@ log_configuration:
 wallets:
   description:
     - Per wallet, phase, versions, old/new address, secret ARN, per-network balances and status, C(sweep_destination)
-      (the treasury or the new wallet) and C(forward_only) (why a promoted wallet can no longer roll back, i.e. its sweep
+      (the treasury or the new wallet), C(fund_from) (the funding wallet or the old wallet) and C(forward_only) (why a promoted wallet can no longer roll back, i.e. its sweep
       started or its old wallet is empty on a network).
   returned: always
   type: list
@@ -231,6 +239,7 @@ def main():
             min_interval_minutes=dict(type="int", default=60),
             sweep_to=dict(type="dict", default={}),
             other_signers=dict(type="list", elements="dict", default=[]),
+            funding_wallets=dict(type="dict", default={}),
         ),
         supports_check_mode=True,
     )
@@ -261,6 +270,11 @@ def main():
         primary = next((d for d in services[0].get("deployments") or [] if d.get("status") == "PRIMARY"), {})
         started = primary.get("createdAt")
         deployment_started = started.timestamp() if hasattr(started, "timestamp") else float(started or 0)
+        funders = {}
+        for kind, secret_id in (p["funding_wallets"] or {}).items():
+            if secret_id:
+                funder = ctx.wallet_secret(secret_id, kind).current()
+                funders[kind] = dict(address=funder.address, label=str(secret_id).split(":")[-1])
         reports, refusals, warnings, deps = [], list(problems), [], []
         for w in live:
             gaps = uncovered_networks(w, p["served_networks"], p["network_catalog"])
@@ -269,7 +283,7 @@ def main():
                                 f"wallet_rotation_wallets does not fund it there: the new key would go live without "
                                 f"gas; add the network(s) to the wallet and wallet_rotation_networks")
             r = preflight_wallet(w, nets, ctx.secrets, lambda net: ctx.chain(net, p["rpc_timeout"]),
-                                 p["dependencies"], sweep_to=p["sweep_to"])
+                                 p["dependencies"], sweep_to=p["sweep_to"], funder=funders.get(w["kind"]))
             if r.get("proof_new"):
                 r["proof_new"]["kept"] = [a for a in kept.get(r["kind"], []) if a != r["new_address"]]
             reports.append(r)

@@ -46,6 +46,20 @@ options:
       - Sweep destination (a treasury); default the new wallet. Ignored by C(fund). A Solana treasury must be an
         existing system account (C(getAccountInfo) says it exists, owned by the System Program), or nothing is sent.
     type: str
+  funding_secret:
+    description:
+      - C(fund) only. A funding wallet's Secrets Manager secret (name in the module's region, or ARN; a
+        C({private_key, address}) document of O(kind)) to fund the new wallet from instead of the old wallet, the
+        live signer (whose nonces the running facilitator allocates). Its key is read and used here only.
+    type: str
+  idle_window:
+    description:
+      - C(fund) from the old wallet (no O(funding_secret)), EVM. Seconds to wait for the old signer to be idle
+        (pending nonce == latest nonce) before each transfer; a network still busy after it is returned as
+        C(waiting) in RV(waiting) (nothing sent there) so the caller prints progress and calls again. 0 waits up
+        to O(timeout), then fails.
+    type: int
+    default: 0
   network_names:
     description: Networks to transfer on.
     type: list
@@ -85,7 +99,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 transfers:
-  description: Per network, action (funded, swept, skipped, dust, would_fund, would_sweep, error), amount, fee, tx, balances before/after (base units and formatted).
+  description: Per network, action (funded, swept, skipped, dust, waiting, would_fund, would_sweep, error), amount, fee, tx, balances before/after (base units and formatted).
   returned: always
   type: dict
 lines:
@@ -94,6 +108,14 @@ lines:
   type: list
 errors:
   description: Networks that failed, with the reason.
+  returned: always
+  type: list
+source:
+  description: Address the funds came (or would come) from (the funding wallet or the old wallet).
+  returned: always
+  type: str
+waiting:
+  description: Networks where the old signer was still busy after O(idle_window) (nothing sent there; call again).
   returned: always
   type: list
 destination:
@@ -142,6 +164,8 @@ def main():
             expected_old_address=dict(type="str", required=True),
             expected_new_address=dict(type="str", required=True),
             to_address=dict(type="str"),
+            funding_secret=dict(type="str"),
+            idle_window=dict(type="int", default=0),
             network_names=dict(type="list", elements="str", required=True),
             parallel=dict(type="bool", default=True),
             timeout=dict(type="int", default=180),
@@ -172,7 +196,14 @@ def main():
             # Before the first sweep transfer: from here on the rotation only goes forward (never a rollback
             # onto the old key it empties).
             ws.mark_sweep_started(p["new_version"], time.time())
-        signer = old.signer()
+        funder = None
+        if p["mode"] == "fund" and p["funding_secret"]:
+            funder = ctx.wallet_secret(p["funding_secret"], p["kind"]).current()
+            if funder.address.lower() in (old.address.lower(), new.address.lower()):
+                raise RotationError(f"the funding wallet {p['funding_secret']} holds {funder.address}, a key of "
+                                    f"this rotation")
+        signer = (funder or old).signer()
+        source = funder.address if funder else old.address
         crashpoint.set_scope(f"wallet_transfer {p['mode']} {label}")  # one crash point per call, whichever network sends first
         jobs, skipped = [], {}
         for name in p["network_names"]:
@@ -184,10 +215,15 @@ def main():
             # Solana transfers are recorded on the secret (with the pending version) before they are sent.
             extra = dict(inflight=InflightRecord(ws, p["mode"], name, p["new_version"])) if net["kind"] == "solana" else {}
             if p["mode"] == "fund":
-                # The old wallet keeps its floor: it is the live signer until the new one is proven.
+                # The old wallet keeps its floor: it is the live signer until the new one is proven. A funding
+                # wallet keeps nothing back; the old signer is only used once it is idle.
+                if not funder and net["kind"] == "evm" and p["idle_window"]:
+                    extra["idle_window"] = p["idle_window"]
+
                 def job(chain=chain, net=net, extra=extra):
                     return format_result(chain.fund(signer, dest, net["target"], timeout=p["timeout"],
-                                                    check_mode=module.check_mode, reserve=net["floor"], **extra), net)
+                                                    check_mode=module.check_mode,
+                                                    reserve=0 if funder else net["floor"], **extra), net)
             else:
                 if net["kind"] == "solana" and dest != new.address:
                     # a treasury (no checksum in base58): an existing system account, or nothing is sent
@@ -199,16 +235,17 @@ def main():
             jobs.append((name, job))
         results = transfer_all(jobs, parallel=p["parallel"])
         results.update(skipped)
-        del signer, old
+        del signer, old, funder
     except (RotationError, WalletSecretError, StateError) as e:
         module.fail_json(msg=f"{label}: {p['mode']}: {e}", transfers={}, errors=[str(e)])
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
         module.fail_json_aws(e, msg=f"{label}: AWS call failed")
     errors = [r["error"] for r in results.values() if r.get("action") == "error"]
+    waiting = sorted(n for n, r in results.items() if r.get("action") == "waiting")
     moved = [n for n, r in results.items() if r.get("action") in ("funded", "swept")]
     out = dict(changed=bool(moved) or (module.check_mode and any(
         r.get("action", "").startswith("would_") for r in results.values())),
-        transfers=results, errors=errors, destination=dest, mode=p["mode"],
+        transfers=results, errors=errors, destination=dest, mode=p["mode"], source=source, waiting=waiting,
         lines=[f"{label} " + result_line(n, r) for n, r in sorted(results.items())])
     if errors:
         module.fail_json(msg=f"{label}: {p['mode']} failed on {len(errors)} network(s): " + " | ".join(errors), **out)

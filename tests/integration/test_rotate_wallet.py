@@ -536,3 +536,44 @@ def test_issue18_1_rotation_during_the_cutover_drains_the_old_stack(world, tmp_p
             in flat(run.stdout)
     finally:
         ecs.delete_service(cluster="karmacadabra-prod", service="karmacadabra-prod-facilitator", force=True)
+
+
+def test_issue18_10_funding_from_the_live_signer(world, tmp_path):
+    """(10) With a funding wallet configured (a Secrets Manager secret), the new wallet is funded from it, never
+    from the old wallet the running facilitator signs with; the plan says which."""
+    from eth_account import Account
+
+    funder = Account.create()
+    doc = {"private_key": "0x" + bytes(funder.key).hex(), "address": funder.address}
+    world["scanner"].add("funding evm key", doc["private_key"])
+    dst = world["moto"].client("secretsmanager", "us-east-2")
+    try:
+        dst.create_secret(Name="facilitator-ops-funding-evm", SecretString=json.dumps(doc))
+    except dst.exceptions.ResourceExistsException:
+        dst.put_secret_value(SecretId="facilitator-ops-funding-evm", SecretString=json.dumps(doc))
+    for url in world["anvils"].urls.values():
+        _rpc(url, "anvil_setBalance", funder.address, hex(100 * 10**18))
+    old = wallet_at(world, EVM_SECRET, "AWSCURRENT")["address"]
+    heads = {n: int(_rpc(world["anvils"].urls[n], "eth_blockNumber"), 16) for n in CHAINS}
+    funding = {"evm": "facilitator-ops-funding-evm", "solana": ""}
+    run = rotate(world, tmp_path, wallet="evm", rotate_again="yes", wallet_rotation_funding_wallets=funding)
+    scanner = LeakScanner()
+    scanner.add("funding evm key", doc["private_key"])
+    scanner.add("funding evm key (no 0x)", doc["private_key"][2:])
+    scanner.assert_clean(texts={"stdout": run.stdout, "stderr": run.stderr}, trees=[Path(d) for d in run.dirs.values()])
+    assert run.rc == 0, run.tail(80)
+    out = flat(run.stdout)
+    assert f"FUND evm-testnet: from the funding wallet facilitator-ops-funding-evm {funder.address}" in out
+    new = wallet_at(world, EVM_SECRET, "AWSCURRENT")["address"]
+    assert new != old
+    for net in CHAINS:
+        url = world["anvils"].urls[net]
+        senders_to_new = []
+        for n in range(heads[net] + 1, int(_rpc(url, "eth_blockNumber"), 16) + 1):
+            for tx in _rpc(url, "eth_getBlockByNumber", hex(n), True)["transactions"]:
+                if (tx.get("to") or "").lower() == new.lower():
+                    senders_to_new.append(tx["from"].lower())
+        # funded by the funding wallet; the only transfer from the old wallet to the new one is the sweep
+        assert senders_to_new.count(funder.address.lower()) == 1, (net, senders_to_new)
+        assert senders_to_new.count(old.lower()) == 1, (net, senders_to_new)
+        assert balance(world, net, old) == 0

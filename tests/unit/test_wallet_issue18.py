@@ -344,3 +344,92 @@ def test_issue18_1_rotation_during_the_cutover_dependency_that_signs():
     (refusal,) = other_signer_refusals([_rotating(addr)], [], deps)
     assert refusal.startswith(f"evm-testnet: dependency settlement-relayer signs with {addr}")
     assert "-e ack_dependencies=yes does not cover a live signer" in refusal
+
+
+# ---------------------------------------------------------------- (10) funding from the live signer
+
+
+class _Clock:
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        return self.t
+
+    def sleep(self, s):
+        self.t += s
+
+
+def test_issue18_10_funding_from_the_live_signer_waits_until_it_is_idle():
+    """Without a funding wallet the old wallet funds; the running facilitator allocates its nonces: a funding
+    transfer is sent only once it has nothing in flight, and a busy signer is reported as waiting (for the role's
+    progress rounds), never sent over."""
+    from eth_account import Account
+
+    old, new = Account.create(), Account.create()
+    node = FakeEvmNode(balances={old.address: 5 * ETH})
+    node.pending_extra[old.address] = 2  # two settlements of the facilitator in flight
+    clock = _Clock()
+    chain = EvmChain(JsonRpc("http://fake", "base-sepolia", transport=node.transport), "base-sepolia",
+                     chain_id=84532, sleep=clock.sleep, clock=clock)
+    res = chain.fund(old, new.address, ETH, timeout=180, reserve=ETH // 10, idle_window=15)
+    assert res["action"] == "waiting" and res["in_flight"] == 2 and node.mined == []
+    assert "2 transaction(s) in flight" in res["reason"] and 15 <= clock.t < 20
+    node.pending_extra[old.address] = 0  # the facilitator's transactions were mined
+    res = chain.fund(old, new.address, ETH, timeout=180, reserve=ETH // 10, idle_window=15)
+    assert res["action"] == "funded" and node.balance(new.address) == ETH
+
+
+def test_issue18_10_funding_from_the_live_signer_uses_the_funding_wallet(sm):
+    """A configured funding wallet funds the new one (the plan says so); the old wallet, the live signer, is not
+    needed for funding: its balance no longer limits it, the funding wallet's does."""
+    acct, arn = _evm_secret(sm)
+    funder = Account_create()
+    node = FakeEvmNode(balances={acct.address: ETH // 10, funder.address: 10 * ETH})
+    net = network_config("base-sepolia", {"kind": "evm", "chain_id": 84532, "rpc_url": "http://fake",
+                                          "target": "1", "floor": "0.1"})
+    chain = EvmChain(JsonRpc("http://fake", "base-sepolia", transport=node.transport), "base-sepolia",
+                     chain_id=84532, sleep=lambda s: None)
+    w = dict(name="evm-testnet", kind="evm", env="EVM_PRIVATE_KEY_TESTNET", secret_arn=arn, secret_name="s",
+             region="us-east-2", networks=["base-sepolia"], unused_fallbacks=[])
+    # without it: the old wallet (0.1 ETH) cannot fund 1 ETH
+    r = preflight_wallet(w, {"base-sepolia": net}, lambda region: sm, lambda n: chain, aws_retry=False)
+    assert r["networks"]["base-sepolia"]["status"] == "cannot_fund"
+    assert r["fund_from"]["source"] == "old wallet (the live signer)"
+    assert filters.wallet_rotation_fund_sources([r], 180, 15)[0].startswith(
+        f"FUND evm-testnet: from the old wallet {acct.address}, the live signer (no funding wallet configured): "
+        f"each EVM transfer first waits until it has nothing in flight")
+    f = {"address": funder.address, "label": "facilitator-ops-funding-evm"}
+    r = preflight_wallet(w, {"base-sepolia": net}, lambda region: sm, lambda n: chain, aws_retry=False, funder=f)
+    assert r["refusals"] == [] and r["networks"]["base-sepolia"]["status"] == "to_fund"
+    assert filters.wallet_rotation_fund_sources([r]) == [
+        f"FUND evm-testnet: from the funding wallet facilitator-ops-funding-evm {funder.address}"]
+    # a funding wallet that cannot pay is refused, naming it and the network
+    node.balances[funder.address.lower()] = ETH // 2
+    r = preflight_wallet(w, {"base-sepolia": net}, lambda region: sm, lambda n: chain, aws_retry=False, funder=f)
+    assert any(x.startswith("base-sepolia: the funding wallet facilitator-ops-funding-evm") for x in r["refusals"])
+    # the transfer itself: signed by the funding wallet, the old wallet untouched
+    node.balances[funder.address.lower()] = 10 * ETH
+    WalletSecret(sm, arn, "evm", aws_retry=False).create_pending()
+    new = WalletSecret(sm, arn, "evm", aws_retry=False)
+    new_addr = new.read(new.state()["pending"]).address
+    res = chain.fund(funder, new_addr, ETH, reserve=0)
+    assert res["action"] == "funded" and res["sender"] == funder.address
+    assert node.balance(acct.address) == ETH // 10 and node.balance(new_addr) == ETH
+
+
+def Account_create():  # noqa: N802
+    from eth_account import Account
+
+    return Account.create()
+
+
+def test_issue18_10_funding_from_the_live_signer_rounds_merge_in_the_summary():
+    from ansible.module_utils.facilitator_ops.wallet.summary import _by_wallet
+
+    item = {"name": "evm-testnet"}
+    rounds = [{"item": item, "transfers": {"a": {"action": "funded", "tx": "0x1", "amount": 1},
+                                           "b": {"action": "waiting"}}},
+              {"item": item, "transfers": {"a": {"action": "skipped"}, "b": {"action": "funded", "tx": "0x2"}}}]
+    assert _by_wallet(rounds) == {"evm-testnet": {"a": {"action": "funded", "tx": "0x1", "amount": 1},
+                                                  "b": {"action": "funded", "tx": "0x2"}}}

@@ -45,6 +45,12 @@ class AwsContext:
             self._clients[key] = self.module.client("ecs", retry_decorator=AWSRetry.jittered_backoff(), region=region)
         return self._clients[key]
 
+    def wallet_secret(self, secret_id, kind):
+        """A wallet secret by name (in the module's region) or ARN (in its own region)."""
+        parts = str(secret_id).split(":")
+        region = parts[3] if len(parts) >= 7 and parts[2] == "secretsmanager" else None
+        return WalletSecret(self.secrets(region), secret_id, kind, label=parts[-1] if region else str(secret_id))
+
     def read_secret_string(self, region, secret_id):
         # AWSCURRENT named explicitly (what AWS answers without a stage; the stand-in may not).
         resp = self.secrets(region).get_secret_value(aws_retry=True, SecretId=secret_id, VersionStage="AWSCURRENT")

@@ -364,7 +364,10 @@ def dependencies_for(address, dependencies, wallet_name):
     return hits
 
 
-def preflight_wallet(w, nets, secret_client, chain_factory, dependencies=(), aws_retry=True, sweep_to=None):
+def preflight_wallet(w, nets, secret_client, chain_factory, dependencies=(), aws_retry=True, sweep_to=None,
+                     funder=None):
+    """`funder`: {address, label} of the configured funding wallet of this wallet's kind (None: the new wallet
+    is funded from the old one, the live signer, each transfer waiting until it is idle)."""
     """One wallet's pre-flight. secret_client(region) -> boto3 client;
     chain_factory(net) -> EvmChain/SolanaChain. Never raises for a network
     problem: it is reported under that network and as a refusal."""
@@ -383,6 +386,13 @@ def preflight_wallet(w, nets, secret_client, chain_factory, dependencies=(), aws
                                replaced=new.address if new else None, networks=nets_of)
     report["proof_new"] = dict(wallet=w["name"], kind=w["kind"], expect=new.address, replaced=old.address,
                                networks=nets_of) if new else None
+    if funder:
+        report["fund_from"] = dict(address=funder["address"], source="funding wallet", label=funder.get("label"))
+        if funder["address"].lower() in (old.address.lower(), str(new.address if new else "").lower()):
+            report["refusals"].append(f"{w['name']}: the funding wallet {funder.get('label')} holds "
+                                      f"{funder['address']}, a key of this rotation: configure another funding wallet")
+    else:
+        report["fund_from"] = dict(address=old.address, source="old wallet (the live signer)", label=None)
     treasury = str((sweep_to or {}).get(w["kind"]) or "").strip()
     report["sweep_destination"] = treasury or (new.address if new else None)
     report["sweep_to_treasury"] = bool(treasury)
@@ -425,19 +435,31 @@ def preflight_wallet(w, nets, secret_client, chain_factory, dependencies=(), aws
             if st["phase"] == "promoted":
                 entry.update(status="to_sweep" if old_bal > net["dust"] else "swept")
                 continue
+            # The source: a funding wallet when one is configured (it never takes a nonce the running
+            # facilitator believes free), else the old wallet, which keeps its floor.
+            src = funder["address"] if funder else old.address
+            src_bal = chain.balance(src) if funder else old_bal
+            if funder:
+                entry.update(funder_balance=src_bal, funder_balance_fmt=fmt(src_bal, net))
             if net["kind"] == "evm":
-                plan = chain.plan_fund(old.address, new.address if new else old.address, net["target"],
-                                       reserve=net["floor"]) \
-                    if new is not None else _fresh_plan(chain, old.address, net)
-                need, cap, keep = plan["need"], plan["max_cost"], net["floor"]
+                plan = chain.plan_fund(src, new.address if new else src, net["target"],
+                                       reserve=0 if funder else net["floor"]) \
+                    if new is not None else _fresh_plan(chain, src, net)
+                need, cap, keep = plan["need"], plan["max_cost"], 0 if funder else net["floor"]
             else:
                 need = max(0, net["target"] - new_bal)
                 cap = 5000
-                keep = max(net["floor"], SOLANA_RENT_EXEMPT_MIN)
+                keep = SOLANA_RENT_EXEMPT_MIN if funder else max(net["floor"], SOLANA_RENT_EXEMPT_MIN)
             entry.update(need=need, need_fmt=fmt(need, net), fee_cap=cap, fee_cap_fmt=fmt(cap, net))
             if need == 0:
                 entry.update(status="funded")
-            elif old_bal < need + cap + keep:
+            elif funder and src_bal < need + cap + keep:
+                entry.update(status="cannot_fund")
+                report["refusals"].append(
+                    f"{name}: the funding wallet {funder.get('label')} ({src}) holds {fmt(src_bal, net)}, cannot fund "
+                    f"the new one with {fmt(need, net)} + fees {fmt(cap, net)}: top it up, or lower "
+                    f"wallet_rotation_networks.{name}.target")
+            elif not funder and old_bal < need + cap + keep:
                 # The old wallet stays the live signer until the new one is proven (and is where a failed
                 # proof rolls back to): funding never takes it below its floor.
                 entry.update(status="cannot_fund")

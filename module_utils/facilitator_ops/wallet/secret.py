@@ -184,6 +184,10 @@ class WalletSecret:
             raise WalletSecretError(f"{self.label} ({version_id}): binary secret, expected a JSON wallet document")
         return parse_wallet(resp["SecretString"], self.kind, self.label, version_id)
 
+    def current(self):
+        """The AWSCURRENT wallet (a funding wallet's: its address, and its signer inside the module)."""
+        return self.read(self.state()["current"])
+
     def create_pending(self, check_mode=False, batch=None):
         """Reuse AWSPENDING when present, else generate a key and store it as
         AWSPENDING (after tagging the secret with the rotation `batch`).
