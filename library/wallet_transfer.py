@@ -164,7 +164,7 @@ def main():
             expected_old_address=dict(type="str", required=True),
             expected_new_address=dict(type="str", required=True),
             to_address=dict(type="str"),
-            funding_secret=dict(type="str"),
+            funding_secret=dict(type="str", no_log=False),  # a secret's name or ARN, not its value
             idle_window=dict(type="int", default=0),
             network_names=dict(type="list", elements="str", required=True),
             parallel=dict(type="bool", default=True),
