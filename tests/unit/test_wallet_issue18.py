@@ -14,7 +14,6 @@ import pytest
 import wallet_rotation as filters
 from fake_evm import FakeEvmNode
 from ansible.module_utils.facilitator_ops.wallet.evm import EvmChain
-from ansible.module_utils.facilitator_ops.wallet.rotation import forward_only_reasons
 from ansible.module_utils.facilitator_ops.wallet.rotation import network_config
 from ansible.module_utils.facilitator_ops.wallet.rotation import preflight_wallet
 from ansible.module_utils.facilitator_ops.wallet.rpc import JsonRpc
@@ -102,6 +101,8 @@ def test_issue18_2_rollback_onto_a_swept_key_preflight_says_forward_only(sm):
 
 
 def test_issue18_2_rollback_onto_a_swept_key_only_for_promoted_wallets():
+    from ansible.module_utils.facilitator_ops.wallet.rotation import forward_only_reasons
+
     assert forward_only_reasons({"phase": "pending", "networks": {"x": {"status": "swept"}}}) == []
 
 
