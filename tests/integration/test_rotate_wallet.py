@@ -403,6 +403,11 @@ def test_full_rotation_evm_and_solana_then_a_payment_settles(world, tmp_path):
 # ---------------------------------------------------------------- issue 18
 
 
+# The issue-18 tests redeploy several times in a row; on a loaded machine (2 cores shared by several test
+# runs) a container can need more than the fixture's 45 s to answer /health.
+SLOW_MACHINE = {"ecs_deploy_local_runtime_health_timeout": 150}
+
+
 class _StaleSupported:
     """A /supported that keeps showing `signer` (an ALB still routing to old tasks): the proof fails."""
 
@@ -439,7 +444,7 @@ def test_issue18_2_rollback_onto_a_swept_key(world, tmp_path):
 
     old_evm = wallet_at(world, EVM_SECRET, "AWSCURRENT")["address"]
     label = world["src"].describe_secret(SecretId=EVM_SECRET)["ARN"].split(":")[6]
-    ev = {**world["vars"], "wallet": "evm", "rotate_again": "yes"}
+    ev = {**world["vars"], "wallet": "evm", "rotate_again": "yes", **SLOW_MACHINE}
     killed = run_crashing("rotate_wallet.yml", tmp_path, extra_vars=ev, at_label=f"wallet_transfer sweep {label}")
     scan_everything(world, killed)
     assert killed.killed, killed.tail(60)
@@ -450,7 +455,7 @@ def test_issue18_2_rollback_onto_a_swept_key(world, tmp_path):
 
     with _StaleSupported(old_evm) as stale:
         run = rotate(world, tmp_path, wallet="evm", rotate_again="yes", wallet_rotation_log_source="none",
-                     wallet_rotation_base_url=stale.url, wallet_rotation_prove_timeout=6)
+                     wallet_rotation_base_url=stale.url, wallet_rotation_prove_timeout=6, **SLOW_MACHINE)
     assert run.rc != 0
     out = flat(run.output)
     assert "ROTATION NOT ROLLED BACK (forward only)" in out, run.tail(80)
@@ -464,7 +469,7 @@ def test_issue18_2_rollback_onto_a_swept_key(world, tmp_path):
     assert "rollback_refused" in steps and "rollback" not in steps
 
     # the same command, the cause gone: forward to the end
-    done = rotate(world, tmp_path, wallet="evm", rotate_again="yes")
+    done = rotate(world, tmp_path, wallet="evm", rotate_again="yes", **SLOW_MACHINE)
     assert done.rc == 0, done.tail(80)
     assert wallet_at(world, EVM_SECRET, "AWSCURRENT")["address"] == new_evm
     for net in CHAINS:
@@ -556,7 +561,8 @@ def test_issue18_10_funding_from_the_live_signer(world, tmp_path):
     old = wallet_at(world, EVM_SECRET, "AWSCURRENT")["address"]
     heads = {n: int(_rpc(world["anvils"].urls[n], "eth_blockNumber"), 16) for n in CHAINS}
     funding = {"evm": "facilitator-ops-funding-evm", "solana": ""}
-    run = rotate(world, tmp_path, wallet="evm", rotate_again="yes", wallet_rotation_funding_wallets=funding)
+    run = rotate(world, tmp_path, wallet="evm", rotate_again="yes", wallet_rotation_funding_wallets=funding,
+                 **SLOW_MACHINE)
     scanner = LeakScanner()
     scanner.add("funding evm key", doc["private_key"])
     scanner.add("funding evm key (no 0x)", doc["private_key"][2:])
