@@ -558,6 +558,11 @@ def test_issue18_10_funding_from_the_live_signer(world, tmp_path):
         dst.put_secret_value(SecretId="facilitator-ops-funding-evm", SecretString=json.dumps(doc))
     for url in world["anvils"].urls.values():
         _rpc(url, "anvil_setBalance", funder.address, hex(100 * 10**18))
+    # a fresh rotation: an AWSPENDING an earlier failed test left (already funded) is dropped first
+    st = stages_of(world, EVM_SECRET)
+    if st.get("AWSPENDING") and st["AWSPENDING"] != st["AWSCURRENT"]:
+        world["src"].update_secret_version_stage(SecretId=EVM_SECRET, VersionStage="AWSPENDING",
+                                                 RemoveFromVersionId=st["AWSPENDING"])
     old = wallet_at(world, EVM_SECRET, "AWSCURRENT")["address"]
     heads = {n: int(_rpc(world["anvils"].urls[n], "eth_blockNumber"), 16) for n in CHAINS}
     funding = {"evm": "facilitator-ops-funding-evm", "solana": ""}
