@@ -52,6 +52,32 @@ options:
     description: The network catalogue (C(facilitator_network_catalog)) giving each network's C(kind) and C(tier).
     type: dict
     default: {}
+  sweep_to:
+    description:
+      - Sweep destination per wallet kind (C(evm), C(solana)) when it is a treasury; empty or absent means the new
+        wallet. Reported per wallet in RV(wallets) (C(sweep_destination)); a Solana treasury that is not an existing
+        system account (C(getAccountInfo)) on a network with transfers is refused, naming the network.
+    type: dict
+    default: {}
+  funding_wallets:
+    description:
+      - Per wallet kind (C(evm), C(solana)), the Secrets Manager secret (name in the module's region, or ARN) of a
+        funding wallet (C({private_key, address})) the new wallet is funded from instead of the old one, the live
+        signer. Its address (never its key) and balances are in the plan; too little balance is refused, naming the
+        network. Empty or absent, funding comes from the old wallet.
+    type: dict
+    default: {}
+  other_signers:
+    description:
+      - Other ECS services that may sign with the same keys (the monorepo's facilitator until the cutover ends and
+        it is decommissioned), each C(name), C(cluster), C(service), C(region), C(container). Their running
+        deployments' task definitions are read the ECS way (C(valueFrom)) and the address each wallet-key secret
+        holds is compared with the old address of every wallet rotated; a live one that signs with it (or whose key
+        cannot be read) is refused, naming it (the sweep would leave its traffic with no gas). Dependencies of
+        C(kind=signer) bound to the old address are refused the same way.
+    type: list
+    elements: dict
+    default: []
   min_interval_minutes:
     description:
       - An idle wallet whose current version this tool finished less than this ago (the secret's
@@ -96,7 +122,10 @@ log_configuration:
   returned: always
   type: dict
 wallets:
-  description: Per wallet, phase, versions, old/new address, secret ARN and per-network balances and status.
+  description:
+    - Per wallet, phase, versions, old/new address, secret ARN, per-network balances and status, C(sweep_destination)
+      (the treasury or the new wallet), C(fund_from) (the funding wallet or the old wallet) and C(forward_only) (why a promoted wallet can no longer roll back, i.e. its sweep
+      started or its old wallet is empty on a network).
   returned: always
   type: list
 refusals:
@@ -129,6 +158,12 @@ batch:
       wallets that already finished carry C(done=true) in RV(wallets) and are not rotated again.
   returned: always
   type: str
+other_signers:
+  description:
+    - Per configured other signer, C(live), C(state) and C(signers) (variable, secret, address or why it could not
+      be read, task definition). Addresses only, never a key.
+  returned: always
+  type: list
 plan:
   description: Human-readable plan lines.
   returned: always
@@ -150,6 +185,9 @@ from ansible.module_utils.facilitator_ops.wallet.rotation import RotationError
 from ansible.module_utils.facilitator_ops.wallet.rotation import current_address
 from ansible.module_utils.facilitator_ops.wallet.rotation import kept_addresses
 from ansible.module_utils.facilitator_ops.wallet.rotation import live_wallet_secrets
+from ansible.module_utils.facilitator_ops.wallet.rotation import other_signer_lines
+from ansible.module_utils.facilitator_ops.wallet.rotation import other_signer_refusals
+from ansible.module_utils.facilitator_ops.wallet.rotation import read_other_signers
 from ansible.module_utils.facilitator_ops.ecs.taskdef import DeriveError
 from ansible.module_utils.facilitator_ops.ecs.taskdef import container_named
 from ansible.module_utils.facilitator_ops.wallet.rotation import preflight_wallet
@@ -199,6 +237,9 @@ def main():
             served_networks=dict(type="list", elements="str", default=[]),
             network_catalog=dict(type="dict", default={}),
             min_interval_minutes=dict(type="int", default=60),
+            sweep_to=dict(type="dict", default={}),
+            other_signers=dict(type="list", elements="dict", default=[]),
+            funding_wallets=dict(type="dict", default={}),
         ),
         supports_check_mode=True,
     )
@@ -229,6 +270,11 @@ def main():
         primary = next((d for d in services[0].get("deployments") or [] if d.get("status") == "PRIMARY"), {})
         started = primary.get("createdAt")
         deployment_started = started.timestamp() if hasattr(started, "timestamp") else float(started or 0)
+        funders = {}
+        for kind, secret_id in (p["funding_wallets"] or {}).items():
+            if secret_id:
+                funder = ctx.wallet_secret(secret_id, kind).current()
+                funders[kind] = dict(address=funder.address, label=str(secret_id).split(":")[-1])
         reports, refusals, warnings, deps = [], list(problems), [], []
         for w in live:
             gaps = uncovered_networks(w, p["served_networks"], p["network_catalog"])
@@ -237,7 +283,7 @@ def main():
                                 f"wallet_rotation_wallets does not fund it there: the new key would go live without "
                                 f"gas; add the network(s) to the wallet and wallet_rotation_networks")
             r = preflight_wallet(w, nets, ctx.secrets, lambda net: ctx.chain(net, p["rpc_timeout"]),
-                                 p["dependencies"])
+                                 p["dependencies"], sweep_to=p["sweep_to"], funder=funders.get(w["kind"]))
             if r.get("proof_new"):
                 r["proof_new"]["kept"] = [a for a in kept.get(r["kind"], []) if a != r["new_address"]]
             reports.append(r)
@@ -247,6 +293,9 @@ def main():
                 warnings.append(f"{r['name']}: the task definition also injects {', '.join(r['unused_fallbacks'])} "
                                 f"(shadowed by {r['env']}): that secret is NOT rotated")
             deps += [dict(d, wallet=r["name"], old_address=r["old_address"]) for d in r["dependencies"]]
+        # Every other live user of an address the sweep empties (the old stack until it is decommissioned).
+        others = read_other_signers(p["other_signers"], ctx.ecs, ctx.secrets, p["wallets"], container_named)
+        refusals += other_signer_refusals(reports, others, p["dependencies"])
     except (RotationError, DeriveError, WalletSecretError, StateError) as e:
         module.fail_json(msg=f"pre-flight: {e}")
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
@@ -268,7 +317,8 @@ def main():
         recent=recently_rotated(reports, p["min_interval_minutes"], time.time(), batch),
         batch=batch,
         deployment_started=deployment_started,
-        plan=plan_lines(reports),
+        plan=plan_lines(reports) + other_signer_lines(others),
+        other_signers=others,
     )
 
 

@@ -12,7 +12,9 @@ description:
     C(AWSPREVIOUS), the way back). C(AWSPENDING) stays on the new version until C(finish), so a rerun knows the
     rotation is promoted but not finished.
   - C(rollback) moves C(AWSCURRENT) back to the old version; the new version keeps C(AWSPENDING) (and its funds), so
-    a later run retries without generating or funding again.
+    a later run retries without generating or funding again. Refused (nothing moved) once the sweep of the old
+    wallet into the new version has started (the secret's C(facilitator-ops:sweep-started) tag), because the old key
+    is then empty, maybe leaked, and the rotation only goes forward.
   - C(finish) tags the secret C(facilitator-ops:rotated) with the new version and the time (the recent-rotation guard,
     readable from any machine), then removes C(AWSPENDING) from the (current) new version, which ends the rotation.
   - Each action checks the versions are what the caller expects and does nothing when the state is already reached
@@ -83,8 +85,9 @@ def main():
     ws = wallet_secret(module)
     label = ws.label
     try:
-        before = ws.describe().get("VersionIdsToStages") or {}
-        op, msg = stage_action(p["action"], phase_of(before), p["old_version"], p["new_version"])
+        st = ws.state()  # stages and the sweep-started mark (a swept rotation never rolls back)
+        before = st["stages"]
+        op, msg = stage_action(p["action"], st, p["old_version"], p["new_version"])
         if op is None or module.check_mode:
             module.exit_json(changed=op is not None, msg=f"{label}: {'would: ' if op and module.check_mode else ''}{msg}",
                              stages=before, phase=phase_of(before)["phase"])

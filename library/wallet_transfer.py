@@ -21,6 +21,8 @@ description:
     actually paid, transaction, balances before and after. One failing network does not stop the others; the module
     then fails naming it, with every network's result.
   - Refuses unless the secret's version stages match the step (fund only while pending, sweep only once promoted).
+  - Before the first sweep transfer, tags the secret C(facilitator-ops:sweep-started) with the new version; from then
+    on the rotation only goes forward (M(wallet_secret_stage) refuses to roll back onto the swept old key).
   - Exists because the bundled collections have no chain modules, and signing needs the key, which must not leave
     the module; keys are read from Secrets Manager here, RPC URLs too when they are secrets. Never returns either.
 author:
@@ -40,8 +42,24 @@ options:
     type: str
     required: true
   to_address:
-    description: Sweep destination (a treasury); default the new wallet. Ignored by C(fund).
+    description:
+      - Sweep destination (a treasury); default the new wallet. Ignored by C(fund). A Solana treasury must be an
+        existing system account (C(getAccountInfo) says it exists, owned by the System Program), or nothing is sent.
     type: str
+  funding_secret:
+    description:
+      - C(fund) only. A funding wallet's Secrets Manager secret (name in the module's region, or ARN; a
+        C({private_key, address}) document of O(kind)) to fund the new wallet from instead of the old wallet, the
+        live signer (whose nonces the running facilitator allocates). Its key is read and used here only.
+    type: str
+  idle_window:
+    description:
+      - C(fund) from the old wallet (no O(funding_secret)), EVM. Seconds to wait for the old signer to be idle
+        (pending nonce == latest nonce) before each transfer; a network still busy after it is returned as
+        C(waiting) in RV(waiting) (nothing sent there) so the caller prints progress and calls again. 0 waits up
+        to O(timeout), then fails.
+    type: int
+    default: 0
   network_names:
     description: Networks to transfer on.
     type: list
@@ -81,7 +99,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 transfers:
-  description: Per network, action (funded, swept, skipped, dust, would_fund, would_sweep, error), amount, fee, tx, balances before/after (base units and formatted).
+  description: Per network, action (funded, swept, skipped, dust, waiting, would_fund, would_sweep, error), amount, fee, tx, balances before/after (base units and formatted).
   returned: always
   type: dict
 lines:
@@ -90,6 +108,14 @@ lines:
   type: list
 errors:
   description: Networks that failed, with the reason.
+  returned: always
+  type: list
+source:
+  description: Address the funds came (or would come) from (the funding wallet or the old wallet).
+  returned: always
+  type: str
+waiting:
+  description: Networks where the old signer was still busy after O(idle_window) (nothing sent there; call again).
   returned: always
   type: list
 destination:
@@ -101,6 +127,8 @@ mode:
   returned: always
   type: str
 """
+
+import time
 
 try:
     import botocore
@@ -136,6 +164,8 @@ def main():
             expected_old_address=dict(type="str", required=True),
             expected_new_address=dict(type="str", required=True),
             to_address=dict(type="str"),
+            funding_secret=dict(type="str", no_log=False),  # a secret's name or ARN, not its value
+            idle_window=dict(type="int", default=0),
             network_names=dict(type="list", elements="str", required=True),
             parallel=dict(type="bool", default=True),
             timeout=dict(type="int", default=180),
@@ -162,7 +192,18 @@ def main():
         dest = new.address if p["mode"] == "fund" else (p["to_address"] or new.address)
         if dest.lower() == old.address.lower():
             raise RotationError("destination is the old wallet itself")
-        signer = old.signer()
+        if p["mode"] == "sweep" and not module.check_mode:
+            # Before the first sweep transfer: from here on the rotation only goes forward (never a rollback
+            # onto the old key it empties).
+            ws.mark_sweep_started(p["new_version"], time.time())
+        funder = None
+        if p["mode"] == "fund" and p["funding_secret"]:
+            funder = ctx.wallet_secret(p["funding_secret"], p["kind"]).current()
+            if funder.address.lower() in (old.address.lower(), new.address.lower()):
+                raise RotationError(f"the funding wallet {p['funding_secret']} holds {funder.address}, a key of "
+                                    f"this rotation")
+        signer = (funder or old).signer()
+        source = funder.address if funder else old.address
         crashpoint.set_scope(f"wallet_transfer {p['mode']} {label}")  # one crash point per call, whichever network sends first
         jobs, skipped = [], {}
         for name in p["network_names"]:
@@ -174,27 +215,37 @@ def main():
             # Solana transfers are recorded on the secret (with the pending version) before they are sent.
             extra = dict(inflight=InflightRecord(ws, p["mode"], name, p["new_version"])) if net["kind"] == "solana" else {}
             if p["mode"] == "fund":
-                # The old wallet keeps its floor: it is the live signer until the new one is proven.
+                # The old wallet keeps its floor: it is the live signer until the new one is proven. A funding
+                # wallet keeps nothing back; the old signer is only used once it is idle.
+                if not funder and net["kind"] == "evm" and p["idle_window"]:
+                    extra["idle_window"] = p["idle_window"]
+
                 def job(chain=chain, net=net, extra=extra):
                     return format_result(chain.fund(signer, dest, net["target"], timeout=p["timeout"],
-                                                    check_mode=module.check_mode, reserve=net["floor"], **extra), net)
+                                                    check_mode=module.check_mode,
+                                                    reserve=0 if funder else net["floor"], **extra), net)
             else:
+                if net["kind"] == "solana" and dest != new.address:
+                    # a treasury (no checksum in base58): an existing system account, or nothing is sent
+                    extra["require_system_account"] = True
+
                 def job(chain=chain, net=net, extra=extra):
                     return format_result(chain.sweep(signer, dest, timeout=p["timeout"], check_mode=module.check_mode,
                                                      dust_threshold=net["dust"], **extra), net)
             jobs.append((name, job))
         results = transfer_all(jobs, parallel=p["parallel"])
         results.update(skipped)
-        del signer, old
+        del signer, old, funder
     except (RotationError, WalletSecretError, StateError) as e:
         module.fail_json(msg=f"{label}: {p['mode']}: {e}", transfers={}, errors=[str(e)])
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
         module.fail_json_aws(e, msg=f"{label}: AWS call failed")
     errors = [r["error"] for r in results.values() if r.get("action") == "error"]
+    waiting = sorted(n for n, r in results.items() if r.get("action") == "waiting")
     moved = [n for n, r in results.items() if r.get("action") in ("funded", "swept")]
     out = dict(changed=bool(moved) or (module.check_mode and any(
         r.get("action", "").startswith("would_") for r in results.values())),
-        transfers=results, errors=errors, destination=dest, mode=p["mode"],
+        transfers=results, errors=errors, destination=dest, mode=p["mode"], source=source, waiting=waiting,
         lines=[f"{label} " + result_line(n, r) for n, r in sorted(results.items())])
     if errors:
         module.fail_json(msg=f"{label}: {p['mode']} failed on {len(errors)} network(s): " + " | ".join(errors), **out)

@@ -398,3 +398,193 @@ def test_full_rotation_evm_and_solana_then_a_payment_settles(world, tmp_path):
     again = rotate(world, tmp_path, wallet="all")
     assert again.rc != 0 and "-e rotate_again=yes" in flat(again.output)
     assert wallet_at(world, EVM_SECRET, "AWSCURRENT")["address"] == evm_new
+
+
+# ---------------------------------------------------------------- issue 18
+
+
+# The issue-18 tests redeploy several times in a row; on a loaded machine (2 cores shared by several test
+# runs) a container can need more than the fixture's 45 s to answer /health.
+SLOW_MACHINE = {"ecs_deploy_local_runtime_health_timeout": 150}
+
+
+class _StaleSupported:
+    """A /supported that keeps showing `signer` (an ALB still routing to old tasks): the proof fails."""
+
+    def __init__(self, signer):
+        body = json.dumps({"kinds": [], "extensions": [], "signers": {"eip155:*": [signer]}}).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.srv.server_port}"
+
+    def __enter__(self):
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.srv.shutdown()
+
+
+def test_issue18_2_rollback_onto_a_swept_key(world, tmp_path):
+    """(2) A rotation killed during its sweep, resumed, whose proof then fails: before issue 18 it moved
+    AWSCURRENT back onto the old key it had already (partly) emptied. Now: forward only, a clear message, no
+    AWSCURRENT move back; the same command afterwards finishes the rotation forward."""
+    from helpers.crash import run_crashing
+
+    old_evm = wallet_at(world, EVM_SECRET, "AWSCURRENT")["address"]
+    label = world["src"].describe_secret(SecretId=EVM_SECRET)["ARN"].split(":")[6]
+    ev = {**world["vars"], "wallet": "evm", "rotate_again": "yes", **SLOW_MACHINE}
+    killed = run_crashing("rotate_wallet.yml", tmp_path, extra_vars=ev, at_label=f"wallet_transfer sweep {label}")
+    scan_everything(world, killed)
+    assert killed.killed, killed.tail(60)
+    new_evm = wallet_at(world, EVM_SECRET, "AWSCURRENT")["address"]
+    assert new_evm != old_evm and wallet_at(world, EVM_SECRET, "AWSPREVIOUS")["address"] == old_evm
+    swept = [n for n in CHAINS if balance(world, n, old_evm) == 0]
+    assert swept, "the killed run swept no network"
+
+    with _StaleSupported(old_evm) as stale:
+        run = rotate(world, tmp_path, wallet="evm", rotate_again="yes", wallet_rotation_log_source="none",
+                     wallet_rotation_base_url=stale.url, wallet_rotation_prove_timeout=6, **SLOW_MACHINE)
+    assert run.rc != 0
+    out = flat(run.output)
+    assert "ROTATION NOT ROLLED BACK (forward only)" in out, run.tail(80)
+    assert "ROTATION ROLLED BACK:" not in out
+    assert f"holds nothing (or only dust) on {', '.join(sorted(swept))}" in out or "sweep of the old wallet" in out
+    assert "Do NOT move AWSCURRENT back by hand" in out and "rerun the same command" in out
+    # no AWSCURRENT move back: the new key stays live
+    assert wallet_at(world, EVM_SECRET, "AWSCURRENT")["address"] == new_evm
+    assert new_evm in _supported_signers(world["url"])
+    steps = [r["step"] for r in run.audit_records("wallet_rotation.jsonl")]
+    assert "rollback_refused" in steps and "rollback" not in steps
+
+    # the same command, the cause gone: forward to the end
+    done = rotate(world, tmp_path, wallet="evm", rotate_again="yes", **SLOW_MACHINE)
+    assert done.rc == 0, done.tail(80)
+    assert wallet_at(world, EVM_SECRET, "AWSCURRENT")["address"] == new_evm
+    for net in CHAINS:
+        assert balance(world, net, old_evm) == 0
+
+
+def test_issue18_9_sweep_destination_shown_checked_typed_back(world, tmp_path):
+    """(9) The plan shows where the whole balance goes; a mixed-case EVM treasury with a wrong EIP-55 checksum is
+    a one-line refusal; production needs the treasury typed back (-e confirm=yes is not enough). Nothing changes
+    before that."""
+    treasury = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
+    before = versions(world, EVM_SECRET)
+    old = wallet_at(world, EVM_SECRET, "AWSCURRENT")["address"]
+    run = rotate(world, tmp_path, args=["--check"], wallet="evm", treasury_evm=treasury, rotate_again="yes")
+    assert run.rc == 0, run.tail(60)
+    assert (f"SWEEP evm-testnet: the whole balance of the old wallet {old} goes to {treasury} (TREASURY"
+            in flat(run.stdout)), run.tail(60)
+
+    typo = treasury[:-1] + "D"
+    run = rotate(world, tmp_path, wallet="evm", treasury_evm=typo, rotate_again="yes")
+    assert run.rc != 0 and run.recap["changed"] == 0
+    assert f"rotate_wallet: -e treasury_evm {typo} is not a valid EIP-55 checksum address" in flat(run.output)
+
+    prod = dict(wallet="evm", treasury_evm=treasury, rotate_again="yes", confirm="yes",
+                facilitator_require_confirmation=True)
+    run = rotate(world, tmp_path, **prod)
+    assert run.rc != 0 and run.recap["changed"] == 0
+    assert f"rotate_wallet: the sweep destination {treasury} was not typed back" in flat(run.output), run.tail(40)
+    run = rotate(world, tmp_path, sweep_destination_confirm="0x" + "11" * 20, **prod)
+    assert run.rc != 0 and "is not the sweep destination" in flat(run.output)
+    assert versions(world, EVM_SECRET) == before
+    assert run.audit_records("wallet_rotation.jsonl") == []
+    # typed back: the confirmation passes (--check: nothing changes, the plan still shows the treasury)
+    run = rotate(world, tmp_path, args=["--check"], sweep_destination_confirm=treasury.lower(), **prod)
+    assert run.rc == 0 and f"goes to {treasury} (TREASURY" in flat(run.stdout), run.tail(40)
+
+
+def test_issue18_1_rotation_during_the_cutover_drains_the_old_stack(world, tmp_path):
+    """(1) The monorepo service (us-east-1; locally compose's facilitator-old, configured from the same task
+    definition) still signs with the key being rotated: the sweep would drain the old side. The rotation reads the
+    old service's running task definition through ECS (the inventory's wallet_rotation_other_signers) and refuses,
+    naming it; once the old service is scaled to 0 it is no longer a live user."""
+    ecs = world["moto"].client("ecs", "us-east-1")
+    arn = world["src"].describe_secret(SecretId=EVM_SECRET)["ARN"]
+    sol_arn = world["src"].describe_secret(SecretId=SOL_SECRET)["ARN"]
+    ecs.create_cluster(clusterName="karmacadabra-prod")
+    td = ecs.register_task_definition(family="karmacadabra-prod-facilitator", containerDefinitions=[
+        {"name": "facilitator", "image": "facilitator:1.68.0", "essential": True, "memory": 2048,
+         "secrets": [{"name": "EVM_PRIVATE_KEY_TESTNET", "valueFrom": f"{arn}:private_key::"},
+                     {"name": "SOLANA_PRIVATE_KEY", "valueFrom": f"{sol_arn}:private_key::"}]}])["taskDefinition"]
+    ecs.create_service(cluster="karmacadabra-prod", serviceName="karmacadabra-prod-facilitator",
+                       taskDefinition=td["taskDefinitionArn"], desiredCount=2)
+    try:
+        before = versions(world, EVM_SECRET)
+        old = wallet_at(world, EVM_SECRET, "AWSCURRENT")["address"]
+        run = rotate(world, tmp_path, wallet="evm", rotate_again="yes")
+        assert run.rc != 0 and run.recap["changed"] == 0
+        out = flat(run.output)
+        assert ("REFUSED evm-testnet: monorepo facilitator (karmacadabra-prod/karmacadabra-prod-facilitator in "
+                "us-east-1: ACTIVE, desired 2") in out, run.tail(60)
+        assert f"still signs with {old}" in out and "Finish the cutover and decommission monorepo facilitator" in out
+        assert versions(world, EVM_SECRET) == before
+        assert run.audit_records("wallet_rotation.jsonl") == []
+
+        ecs.update_service(cluster="karmacadabra-prod", service="karmacadabra-prod-facilitator", desiredCount=0)
+        run = rotate(world, tmp_path, args=["--check"], wallet="evm", rotate_again="yes")
+        assert run.rc == 0, run.tail(60)
+        assert "OTHER SIGNER monorepo facilitator (karmacadabra-prod/karmacadabra-prod-facilitator in us-east-1): not live" \
+            in flat(run.stdout)
+    finally:
+        ecs.delete_service(cluster="karmacadabra-prod", service="karmacadabra-prod-facilitator", force=True)
+
+
+def test_issue18_10_funding_from_the_live_signer(world, tmp_path):
+    """(10) With a funding wallet configured (a Secrets Manager secret), the new wallet is funded from it, never
+    from the old wallet the running facilitator signs with; the plan says which."""
+    from eth_account import Account
+
+    funder = Account.create()
+    doc = {"private_key": "0x" + bytes(funder.key).hex(), "address": funder.address}
+    world["scanner"].add("funding evm key", doc["private_key"])
+    dst = world["moto"].client("secretsmanager", "us-east-2")
+    try:
+        dst.create_secret(Name="facilitator-ops-funding-evm", SecretString=json.dumps(doc))
+    except dst.exceptions.ResourceExistsException:
+        dst.put_secret_value(SecretId="facilitator-ops-funding-evm", SecretString=json.dumps(doc))
+    for url in world["anvils"].urls.values():
+        _rpc(url, "anvil_setBalance", funder.address, hex(100 * 10**18))
+    # a fresh rotation: an AWSPENDING an earlier failed test left (already funded) is dropped first
+    st = stages_of(world, EVM_SECRET)
+    if st.get("AWSPENDING") and st["AWSPENDING"] != st["AWSCURRENT"]:
+        world["src"].update_secret_version_stage(SecretId=EVM_SECRET, VersionStage="AWSPENDING",
+                                                 RemoveFromVersionId=st["AWSPENDING"])
+    old = wallet_at(world, EVM_SECRET, "AWSCURRENT")["address"]
+    heads = {n: int(_rpc(world["anvils"].urls[n], "eth_blockNumber"), 16) for n in CHAINS}
+    funding = {"evm": "facilitator-ops-funding-evm", "solana": ""}
+    run = rotate(world, tmp_path, wallet="evm", rotate_again="yes", wallet_rotation_funding_wallets=funding,
+                 **SLOW_MACHINE)
+    scanner = LeakScanner()
+    scanner.add("funding evm key", doc["private_key"])
+    scanner.add("funding evm key (no 0x)", doc["private_key"][2:])
+    scanner.assert_clean(texts={"stdout": run.stdout, "stderr": run.stderr}, trees=[Path(d) for d in run.dirs.values()])
+    assert run.rc == 0, run.tail(80)
+    out = flat(run.stdout)
+    assert f"FUND evm-testnet: from the funding wallet facilitator-ops-funding-evm {funder.address}" in out
+    new = wallet_at(world, EVM_SECRET, "AWSCURRENT")["address"]
+    assert new != old
+    for net in CHAINS:
+        url = world["anvils"].urls[net]
+        senders_to_new = []
+        for n in range(heads[net] + 1, int(_rpc(url, "eth_blockNumber"), 16) + 1):
+            for tx in _rpc(url, "eth_getBlockByNumber", hex(n), True)["transactions"]:
+                if (tx.get("to") or "").lower() == new.lower():
+                    senders_to_new.append(tx["from"].lower())
+        # funded by the funding wallet; the only transfer from the old wallet to the new one is the sweep
+        assert senders_to_new.count(funder.address.lower()) == 1, (net, senders_to_new)
+        assert senders_to_new.count(old.lower()) == 1, (net, senders_to_new)
+        assert balance(world, net, old) == 0

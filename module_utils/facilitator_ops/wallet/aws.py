@@ -12,6 +12,7 @@ from ansible.module_utils.facilitator_ops.wallet.rotation import chain_for
 from ansible.module_utils.facilitator_ops.wallet.rotation import network_config
 from ansible.module_utils.facilitator_ops.wallet.rotation import resolve_rpc_url
 from ansible.module_utils.facilitator_ops.wallet.secret import WalletSecret
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 
 def wallet_secret(module, kind=None):
@@ -35,6 +36,20 @@ class AwsContext:
         if region not in self._clients:
             self._clients[region] = secretsmanager_client(self.module, region)
         return self._clients[region]
+
+    def ecs(self, region=None):
+        """A retrying ECS client for `region` (another stack's service may live in another region)."""
+        region = region or self.module.region
+        key = ("ecs", region)
+        if key not in self._clients:
+            self._clients[key] = self.module.client("ecs", retry_decorator=AWSRetry.jittered_backoff(), region=region)
+        return self._clients[key]
+
+    def wallet_secret(self, secret_id, kind):
+        """A wallet secret by name (in the module's region) or ARN (in its own region)."""
+        parts = str(secret_id).split(":")
+        region = parts[3] if len(parts) >= 7 and parts[2] == "secretsmanager" else None
+        return WalletSecret(self.secrets(region), secret_id, kind, label=parts[-1] if region else str(secret_id))
 
     def read_secret_string(self, region, secret_id):
         # AWSCURRENT named explicitly (what AWS answers without a stage; the stand-in may not).

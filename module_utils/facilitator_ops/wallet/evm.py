@@ -26,6 +26,14 @@ OP_STACK_GAS_ORACLE = "0x420000000000000000000000000000000000000F"
 GET_L1_FEE_SELECTOR = "49948e0e"  # getL1Fee(bytes)
 
 
+class NotIdle(TransferRefused):
+    """The sender still had transactions in flight when the wait ended (nothing was sent)."""
+
+    def __init__(self, msg, in_flight=0, pending=None, latest=None):
+        super().__init__(msg)
+        self.in_flight, self.pending, self.latest = in_flight, pending, latest
+
+
 def _int(v):
     if v is None:
         return None
@@ -94,9 +102,9 @@ class EvmChain:
             if pending <= latest:
                 return latest
             if self.clock() >= deadline:
-                raise TransferRefused(
+                raise NotIdle(
                     f"{self.network}: {address} still has {pending - latest} transaction(s) in flight after "
-                    f"{timeout}s; rerun when they are mined (nothing was sent)")
+                    f"{timeout}s; rerun when they are mined (nothing was sent)", pending - latest, pending, latest)
             self.sleep(1)
 
     def wait_receipt(self, tx_hash, timeout):
@@ -142,11 +150,24 @@ class EvmChain:
         return dict(old_balance=old_bal, new_balance=new_bal, need=need, max_fee_per_gas=max_fee,
                     max_priority_fee_per_gas=max_prio, max_cost=max_cost, ok=ok, shortfall=short)
 
-    def fund(self, account, new_address, target, timeout=120, check_mode=False, reserve=0):
+    def fund(self, account, new_address, target, timeout=120, check_mode=False, reserve=0, idle_window=None):
         """Top `new_address` up to `target` from `account`; skip when funded. `account` keeps at least
-        `reserve` (the network's floor: it is the live signer until the new wallet is proven)."""
+        `reserve` (the network's floor: it is the live signer until the new wallet is proven).
+
+        Before the transfer the sender must be idle (pending nonce == latest nonce): a live signer's
+        facilitator allocates its nonces in process. With `idle_window`, a sender still busy after that many
+        seconds is reported as action "waiting" (nothing sent) so the caller can print progress and call
+        again; without it the wait lasts `timeout` and then refuses."""
         self.check_chain_id()
         old = account.address
+        if idle_window:
+            try:
+                self.wait_idle(old, idle_window)
+            except NotIdle as e:
+                return dict(network=self.network, kind="evm", sender=old, recipient=new_address, target=int(target),
+                            amount=0, fee=0, tx=None, action="waiting", in_flight=e.in_flight,
+                            reason=f"the sender {old} has {e.in_flight} transaction(s) in flight (pending nonce "
+                                   f"{e.pending}, latest {e.latest}): waiting until it is idle, nothing sent")
         nonce = self.wait_idle(old, timeout)
         self.wait_idle(new_address, timeout)
         plan = self.plan_fund(old, new_address, target, reserve)

@@ -34,6 +34,8 @@ from ansible.module_utils.facilitator_ops.wallet.rpc import RpcError
 from ansible.module_utils.facilitator_ops.wallet.secret import WalletSecret
 from ansible.module_utils.facilitator_ops.wallet.secret import WalletSecretError
 from ansible.module_utils.facilitator_ops.wallet.solana import SolanaChain
+from ansible.module_utils.facilitator_ops.wallet.state import StateError
+from ansible.module_utils.facilitator_ops.wallet.state import forward_only
 
 KINDS = ("evm", "solana")
 
@@ -164,6 +166,173 @@ def live_wallet_secrets(container, wallets):
     return out, problems
 
 
+# ---------------------------------------------------------------- other live signers
+
+
+def wallet_env_kinds(wallets):
+    """{VARIABLE: kind} for every task-definition variable a configured wallet may read its key from."""
+    out = {}
+    for w in wallets or []:
+        envs = w.get("env") or []
+        for e in ([envs] if isinstance(envs, str) else envs):
+            out.setdefault(e, w.get("kind"))
+    return out
+
+
+def signer_secrets(container, wallets):
+    """The wallet keys a container (another service's) injects, by any variable a configured wallet may read:
+    [{env, kind, arn, region, secret_name, version_stage, version_id}]; a key in plain environment has arn None
+    (its address cannot be read without the value: it is reported as unknown, never read)."""
+    kinds = wallet_env_kinds(wallets)
+    out = []
+    for s in container.get("secrets") or []:
+        env = s.get("name")
+        if env not in kinds:
+            continue
+        try:
+            ref = parse_value_from(s.get("valueFrom") or s.get("value_from") or "")
+        except ResolveError as e:
+            out.append(dict(env=env, kind=kinds[env], arn=None, problem=str(e)))
+            continue
+        out.append(dict(env=env, kind=kinds[env], arn=ref["arn"], region=ref["region"],
+                        secret_name=ref["arn"].split(":")[6], version_stage=ref["version_stage"],
+                        version_id=ref["version_id"]))
+    for e in container.get("environment") or []:
+        if e.get("name") in kinds:
+            out.append(dict(env=e["name"], kind=kinds[e["name"]], arn=None, problem="a key in plain environment"))
+    return out
+
+
+def service_liveness(service):
+    """(live, state) of a described ECS service (None: not found). Live = ACTIVE (or DRAINING) with tasks desired,
+    running or pending: its tasks sign with the keys their task definitions read."""
+    if not service or service.get("status") == "INACTIVE":
+        return False, "not found (deleted or never there)"
+    desired, running, pending = (int(service.get(k) or 0) for k in ("desiredCount", "runningCount", "pendingCount"))
+    state = f"{service.get('status')}, desired {desired}, running {running}, pending {pending}"
+    return bool(desired or running or pending), state
+
+
+def service_task_definitions(service):
+    """Every task definition the service's deployments run (PRIMARY and, during a rolling deploy, ACTIVE ones)."""
+    tds = [d.get("taskDefinition") for d in service.get("deployments") or [] if d.get("taskDefinition")]
+    if service.get("taskDefinition") and service["taskDefinition"] not in tds:
+        tds.insert(0, service["taskDefinition"])
+    return tds
+
+
+def _client_error_code(e):
+    return ((getattr(e, "response", None) or {}).get("Error") or {}).get("Code")
+
+
+def read_other_signers(configs, ecs_client, secret_client, wallets, pick_container, aws_retry=True):
+    """What each configured other service (the monorepo's facilitator until it is decommissioned) signs with,
+    read the ECS way: its RUNNING deployments' task definitions, the wallet-key secrets its container injects
+    (`valueFrom`), and the address each referenced version holds (read here, never returned: addresses only).
+    configs: [{name, cluster, service, region, container}]; ecs_client(region) / secret_client(region) -> clients;
+    pick_container(task_definition, name) selects the container by name (the module passes ecs/taskdef's).
+    Returns [{name, cluster, service, region, live, state, signers: [{env, kind, arn, secret_name, address |
+    problem, task_definition}]}]."""
+    kw = {"aws_retry": True} if aws_retry else {}
+    out = []
+    for c in configs or []:
+        for k in ("name", "cluster", "service", "region"):
+            if not c.get(k):
+                raise RotationError(f"wallet_rotation_other_signers: an entry lacks {k!r} (name, cluster, service, "
+                                    f"region, container)")
+        ecs = ecs_client(c["region"])
+        try:
+            resp = ecs.describe_services(cluster=c["cluster"], services=[c["service"]], **kw)
+            svc = next((x for x in resp.get("services") or [] if x.get("status") != "INACTIVE"), None)
+        except Exception as e:  # noqa: BLE001 (botocore ClientError: only a missing cluster means "not there")
+            if _client_error_code(e) != "ClusterNotFoundException":
+                raise
+            svc = None
+        live, state = service_liveness(svc)
+        entry = dict(name=c["name"], cluster=c["cluster"], service=c["service"], region=c["region"], live=live,
+                     state=state, signers=[])
+        for td_arn in service_task_definitions(svc) if svc else []:
+            td = ecs.describe_task_definition(taskDefinition=td_arn, **kw)["taskDefinition"]
+            container = pick_container(td, c.get("container") or "facilitator")
+            for sig in signer_secrets(container, wallets):
+                sig["task_definition"] = td_arn.rsplit("/", 1)[-1]
+                if sig.get("arn"):
+                    try:
+                        sig["address"] = _version_address(secret_client(sig["region"]), sig, aws_retry)
+                    except (WalletSecretError, StateError) as e:
+                        sig["problem"] = str(e)
+                    except Exception as e:  # noqa: BLE001 (AccessDenied in another account: unknown, not safe)
+                        code = _client_error_code(e)
+                        if code is None:
+                            raise
+                        sig["problem"] = f"{sig['secret_name']}: {code}"
+                entry["signers"].append(sig)
+        out.append(entry)
+    return out
+
+
+def _version_address(client, sig, aws_retry):
+    """The address the version a task definition references holds (its stage or version id, else AWSCURRENT)."""
+    ws = WalletSecret(client, sig["arn"], sig["kind"], label=sig["secret_name"], aws_retry=aws_retry)
+    vid = sig.get("version_id")
+    if not vid:
+        stage = sig.get("version_stage") or "AWSCURRENT"
+        vid = next((v for v, st in ws.state()["stages"].items() if stage in (st or [])), None)
+        if vid is None:
+            raise WalletSecretError(f"{sig['secret_name']}: no version staged {stage}")
+    return ws.read(vid).address
+
+
+def other_signer_refusals(reports, others, dependencies=()):
+    """Refusals for every rotating wallet whose old address (the one the sweep empties) another live signer
+    still uses: a configured other service (`others`: name, cluster, service, region, live, state, signers with
+    arn/address) that reads the same secret or a secret holding the same address, or a dependency of kind
+    `signer` bound to it. Each names the signer and what to do."""
+    out = []
+    for r in reports:
+        old = str(r.get("old_address") or "").lower()
+        for o in others or []:
+            if not o.get("live"):
+                continue
+            hits = [s for s in o.get("signers") or [] if s.get("kind") == r.get("kind") and (
+                (s.get("arn") and s["arn"] == r.get("secret_arn")) or (old and str(s.get("address") or "").lower() == old))]
+            unknown = [s for s in o.get("signers") or [] if s.get("kind") == r.get("kind") and not s.get("address")
+                       and s not in hits]
+            if unknown and not hits:
+                out.append(
+                    f"{r['name']}: cannot tell which {r.get('kind')} key {o['name']} ({o['cluster']}/{o['service']} in "
+                    f"{o['region']}: {o['state']}) signs with ({'; '.join(s['env'] + ': ' + str(s.get('problem')) for s in unknown)}):"
+                    f" it may be {r.get('old_address')}, which the sweep empties. Let this run read it, or finish the "
+                    f"cutover and decommission {o['name']} first")
+            if hits:
+                how = ", ".join(f"{h['env']} <- {h.get('secret_name') or h.get('arn')}" for h in hits)
+                out.append(
+                    f"{r['name']}: {o['name']} ({o['cluster']}/{o['service']} in {o['region']}: {o['state']}) still signs "
+                    f"with {r.get('old_address')} ({how}): the sweep would leave its traffic (the share still on the old ALB, any "
+                    f"later cutover stage=0) settling with no gas. Finish the cutover and decommission {o['name']} first, "
+                    f"or rotate only when it no longer signs with this key (its task definition reads another one)")
+        for d in dependencies or []:
+            if str(d.get("kind") or "") != "signer":
+                continue
+            bound = str(d.get("bound_address") or "").lower()
+            if (bound and bound == old) or d.get("wallet") == r.get("name"):
+                out.append(f"{r['name']}: dependency {d.get('name', '?')} signs with {r.get('old_address')} "
+                           f"({d.get('note') or 'a live signer'}): the sweep would leave it with no gas. Move it to "
+                           f"another key (or stop it) first; -e ack_dependencies=yes does not cover a live signer")
+    return out
+
+
+def other_signer_lines(others):
+    """The plan's lines about the other services that may sign with the same keys."""
+    lines = []
+    for o in others or []:
+        signers = "; ".join(f"{s['env']} <- {s.get('secret_name') or '?'} = {s.get('address') or s.get('problem') or '?'}"
+                            for s in o.get("signers") or [])
+        lines.append(f"OTHER SIGNER {o['name']} ({o['cluster']}/{o['service']} in {o['region']}): "
+                     f"{'LIVE' if o.get('live') else 'not live'} ({o['state']})" + (f": {signers}" if signers else ""))
+    return lines
+
+
 # ---------------------------------------------------------------- pre-flight
 
 
@@ -195,7 +364,10 @@ def dependencies_for(address, dependencies, wallet_name):
     return hits
 
 
-def preflight_wallet(w, nets, secret_client, chain_factory, dependencies=(), aws_retry=True):
+def preflight_wallet(w, nets, secret_client, chain_factory, dependencies=(), aws_retry=True, sweep_to=None,
+                     funder=None):
+    """`funder`: {address, label} of the configured funding wallet of this wallet's kind (None: the new wallet
+    is funded from the old one, the live signer, each transfer waiting until it is idle)."""
     """One wallet's pre-flight. secret_client(region) -> boto3 client;
     chain_factory(net) -> EvmChain/SolanaChain. Never raises for a network
     problem: it is reported under that network and as a refusal."""
@@ -206,7 +378,7 @@ def preflight_wallet(w, nets, secret_client, chain_factory, dependencies=(), aws
     new = ws.read(st["new"]) if st["new"] else None
     report = dict(w, phase=st["phase"], versions=dict(current=st["current"], pending=st["pending"],
                                                       previous=st["previous"], old=st["old"], new=st["new"]),
-                  rotated=st.get("rotated"), batch=st.get("batch"),
+                  rotated=st.get("rotated"), batch=st.get("batch"), sweep_started=st.get("sweep_started"),
                   old_address=old.address, new_address=new.address if new else None, networks={}, refusals=[],
                   warnings=[], underfunded=[], dependencies=dependencies_for(old.address, dependencies, w["name"]))
     nets_of = list(w["networks"])
@@ -214,6 +386,18 @@ def preflight_wallet(w, nets, secret_client, chain_factory, dependencies=(), aws
                                replaced=new.address if new else None, networks=nets_of)
     report["proof_new"] = dict(wallet=w["name"], kind=w["kind"], expect=new.address, replaced=old.address,
                                networks=nets_of) if new else None
+    if funder:
+        report["fund_from"] = dict(address=funder["address"], source="funding wallet", label=funder.get("label"))
+        if funder["address"].lower() in (old.address.lower(), str(new.address if new else "").lower()):
+            report["refusals"].append(f"{w['name']}: the funding wallet {funder.get('label')} holds "
+                                      f"{funder['address']}, a key of this rotation: configure another funding wallet")
+    else:
+        report["fund_from"] = dict(address=old.address, source="old wallet (the live signer)", label=None)
+    treasury = str((sweep_to or {}).get(w["kind"]) or "").strip()
+    report["sweep_destination"] = treasury or (new.address if new else None)
+    report["sweep_to_treasury"] = bool(treasury)
+    if treasury and treasury.lower() == old.address.lower():
+        report["refusals"].append(f"{w['name']}: the sweep destination {treasury} is the old wallet itself")
     if st["phase"] == "promoted" and new is not None and new.address == old.address:
         report["refusals"].append(f"{w['name']}: old and new versions hold the same address")
     for name in w["networks"]:
@@ -233,6 +417,9 @@ def preflight_wallet(w, nets, secret_client, chain_factory, dependencies=(), aws
                 chain.check_chain_id()
             else:
                 chain.check_genesis()
+            if treasury and net["kind"] == "solana":
+                # checked before anything changes (and again right before the sweep sends)
+                chain.check_system_account(treasury)
             old_bal = chain.balance(old.address)
             entry.update(old_balance=old_bal, old_balance_fmt=fmt(old_bal, net))
             if old_bal < net["floor"] and st["phase"] != "promoted":
@@ -248,19 +435,31 @@ def preflight_wallet(w, nets, secret_client, chain_factory, dependencies=(), aws
             if st["phase"] == "promoted":
                 entry.update(status="to_sweep" if old_bal > net["dust"] else "swept")
                 continue
+            # The source: a funding wallet when one is configured (it never takes a nonce the running
+            # facilitator believes free), else the old wallet, which keeps its floor.
+            src = funder["address"] if funder else old.address
+            src_bal = chain.balance(src) if funder else old_bal
+            if funder:
+                entry.update(funder_balance=src_bal, funder_balance_fmt=fmt(src_bal, net))
             if net["kind"] == "evm":
-                plan = chain.plan_fund(old.address, new.address if new else old.address, net["target"],
-                                       reserve=net["floor"]) \
-                    if new is not None else _fresh_plan(chain, old.address, net)
-                need, cap, keep = plan["need"], plan["max_cost"], net["floor"]
+                plan = chain.plan_fund(src, new.address if new else src, net["target"],
+                                       reserve=0 if funder else net["floor"]) \
+                    if new is not None else _fresh_plan(chain, src, net)
+                need, cap, keep = plan["need"], plan["max_cost"], 0 if funder else net["floor"]
             else:
                 need = max(0, net["target"] - new_bal)
                 cap = 5000
-                keep = max(net["floor"], SOLANA_RENT_EXEMPT_MIN)
+                keep = SOLANA_RENT_EXEMPT_MIN if funder else max(net["floor"], SOLANA_RENT_EXEMPT_MIN)
             entry.update(need=need, need_fmt=fmt(need, net), fee_cap=cap, fee_cap_fmt=fmt(cap, net))
             if need == 0:
                 entry.update(status="funded")
-            elif old_bal < need + cap + keep:
+            elif funder and src_bal < need + cap + keep:
+                entry.update(status="cannot_fund")
+                report["refusals"].append(
+                    f"{name}: the funding wallet {funder.get('label')} ({src}) holds {fmt(src_bal, net)}, cannot fund "
+                    f"the new one with {fmt(need, net)} + fees {fmt(cap, net)}: top it up, or lower "
+                    f"wallet_rotation_networks.{name}.target")
+            elif not funder and old_bal < need + cap + keep:
                 # The old wallet stays the live signer until the new one is proven (and is where a failed
                 # proof rolls back to): funding never takes it below its floor.
                 entry.update(status="cannot_fund")
@@ -273,7 +472,25 @@ def preflight_wallet(w, nets, secret_client, chain_factory, dependencies=(), aws
         except (RpcError, TransferRefused, RotationError) as e:
             entry.update(status="error", reason=str(e))
             report["refusals"].append(f"{name}: {e}")
+    report["forward_only"] = forward_only_reasons(report)
     return report
+
+
+def forward_only_reasons(report):
+    """Why a promoted wallet can no longer be rolled back onto its old key ([] when it can): the sweep into
+    this rotation's new version has started (the secret's sweep-started mark), or the old wallet already
+    holds nothing (or only dust) on a network. Rolling back would make an empty, maybe leaked key live."""
+    if report.get("phase") != "promoted":
+        return []
+    reasons = []
+    why = forward_only({"sweep_started": report.get("sweep_started")}, (report.get("versions") or {}).get("new"))
+    if why:
+        reasons.append(why)
+    drained = sorted(n for n, e in (report.get("networks") or {}).items() if e.get("status") == "swept")
+    if drained:
+        reasons.append(f"the old wallet {report.get('old_address')} holds nothing (or only dust) on "
+                       f"{', '.join(drained)}")
+    return reasons
 
 
 def _fresh_plan(chain, old_address, net):

@@ -28,6 +28,10 @@ BATCH_TAG = "facilitator-ops:rotation-batch"
 # "<pending version id> <signature> <last valid block height>" of a Solana transfer sent and not
 # yet seen confirmed, per network and mode: a rerun checks it before sending again.
 INFLIGHT_TAG = "facilitator-ops:inflight:{mode}:{network}"
+# "<new version id> <epoch>": the sweep of the old wallet into this rotation's new version has started
+# (written before the first sweep transfer is sent). From then on the rotation only goes forward: a
+# failed redeploy or proof never moves AWSCURRENT back onto the (partly) emptied old key.
+SWEEP_TAG = "facilitator-ops:sweep-started"
 
 
 class WalletSecretError(Exception):
@@ -60,6 +64,14 @@ class Wallet:
 
     def public(self):
         return dict(kind=self.kind, address=self.address, version_id=self.version_id)
+
+
+def sweep_started_of(tags):
+    """The SWEEP_TAG of a secret's tags -> {version, epoch} or None."""
+    parts = str((tags or {}).get(SWEEP_TAG) or "").split()
+    if len(parts) != 2 or not parts[1].isdigit():
+        return None
+    return dict(version=parts[0], epoch=int(parts[1]))
 
 
 def rotated_of(tags):
@@ -155,11 +167,13 @@ class WalletSecret:
     def state(self):
         d = self.describe()
         st = phase_of(d.get("VersionIdsToStages") or {})
+        st["stages"] = d.get("VersionIdsToStages") or {}
         st["arn"] = d["ARN"]
         st["name"] = d.get("Name")
         st["tags"] = {t.get("Key"): t.get("Value") for t in d.get("Tags") or []}
         st["rotated"] = rotated_of(st["tags"])
         st["batch"] = st["tags"].get(BATCH_TAG)
+        st["sweep_started"] = sweep_started_of(st["tags"])
         return st
 
     def read(self, version_id):
@@ -169,6 +183,10 @@ class WalletSecret:
         if resp.get("SecretString") is None:
             raise WalletSecretError(f"{self.label} ({version_id}): binary secret, expected a JSON wallet document")
         return parse_wallet(resp["SecretString"], self.kind, self.label, version_id)
+
+    def current(self):
+        """The AWSCURRENT wallet (a funding wallet's: its address, and its signer inside the module)."""
+        return self.read(self.state()["current"])
 
     def create_pending(self, check_mode=False, batch=None):
         """Reuse AWSPENDING when present, else generate a key and store it as
@@ -217,6 +235,16 @@ class WalletSecret:
         self._call("tag_resource", SecretId=self.arn,
                    Tags=[{"Key": ROTATED_TAG, "Value": f"{new_version} {int(now)} {batch}"}])
         crashpoint.wrote(f"wallet_secret_stage {self.label}: rotation recorded")
+
+    def mark_sweep_started(self, new_version, now):
+        """Before the first sweep transfer: from now on this rotation only goes forward (no rollback onto
+        the old key). Idempotent: an existing mark for the same version is kept (its time is the first sweep's)."""
+        rec = self.state()["sweep_started"]
+        if rec and rec["version"] == new_version:
+            return False
+        self._call("tag_resource", SecretId=self.arn,
+                   Tags=[{"Key": SWEEP_TAG, "Value": f"{new_version} {int(now)}"}])
+        return True
 
     # -- Solana transfers in flight (on the secret, with the pending version)
     def inflight(self, mode, network):

@@ -33,6 +33,7 @@ from ansible.module_utils.facilitator_ops.wallet.fees import solana_sweep_plan
 from ansible.module_utils.facilitator_ops.wallet.rpc import RpcError
 
 CONFIRMED = ("confirmed", "finalized")
+SYSTEM_PROGRAM = "11111111111111111111111111111111"
 
 
 def build_transfer(keypair, to_address, lamports, blockhash):
@@ -67,6 +68,21 @@ class SolanaChain:
         if live != self.genesis_hash:
             raise TransferRefused(f"{self.network}: the RPC serves genesis {live}, expected {self.genesis_hash}")
         return live
+
+    def check_system_account(self, address):
+        """A sweep destination must be an existing system account (getAccountInfo: it exists and its owner is
+        the System Program): a mistyped base58 key has no checksum and would take the whole balance."""
+        res = self.rpc.call("getAccountInfo", address, {"encoding": "base64", "commitment": "confirmed"})
+        value = res.get("value") if isinstance(res, dict) else None
+        if not value:
+            raise TransferRefused(f"{self.network}: the sweep destination {address} does not exist (getAccountInfo: "
+                                  f"no account): a mistyped treasury? Nothing sent")
+        owner = value.get("owner")
+        if owner != SYSTEM_PROGRAM or value.get("executable"):
+            raise TransferRefused(f"{self.network}: the sweep destination {address} is not a system account (owner "
+                                  f"{owner}{', executable' if value.get('executable') else ''}): not a wallet "
+                                  f"treasury. Nothing sent")
+        return True
 
     def balance(self, address, commitment="processed"):
         res = self.rpc.call("getBalance", address, {"commitment": commitment})
@@ -173,8 +189,13 @@ class SolanaChain:
                    old_after=self.balance(old, "confirmed"), new_after=self.balance(new_address, "confirmed"))
         return out
 
-    def sweep(self, keypair, to_address, timeout=120, check_mode=False, dust_threshold=0, inflight=None):
+    def sweep(self, keypair, to_address, timeout=120, check_mode=False, dust_threshold=0, inflight=None,
+              require_system_account=False):
+        """`require_system_account`: the destination is a treasury the operator typed: it must exist as a
+        system account before anything is sent."""
         self.check_genesis()
+        if require_system_account:
+            self.check_system_account(to_address)
         if not check_mode:
             self.settle_inflight(inflight, timeout)
         old = str(keypair.pubkey())

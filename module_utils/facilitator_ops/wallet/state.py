@@ -84,6 +84,16 @@ def combined_phase(phases):
     return min(phases, key=lambda p: order[p])
 
 
+def forward_only(st, new):
+    """Why a rotation can no longer roll back ("" when it can): its sweep has started (the secret's
+    sweep-started mark names the new version). The old key is then (partly) empty, maybe leaked:
+    AWSCURRENT must never move back onto it."""
+    rec = st.get("sweep_started") or {}
+    if new and rec.get("version") == new:
+        return f"the sweep of the old wallet into {new} started (epoch {rec.get('epoch')})"
+    return ""
+
+
 def stage_action(action, st, old, new):
     """-> (operation or None, message). Raises StateError when the secret is not
     in a state the action can start from."""
@@ -99,6 +109,10 @@ def stage_action(action, st, old, new):
             return None, "already on the old version"
         if cur != new:
             raise StateError(f"cannot roll back: AWSCURRENT={cur} is neither {old} nor {new}")
+        why = forward_only(st, new)
+        if why:
+            raise StateError(f"FORWARD ONLY, not rolling back: {why}; AWSCURRENT stays on {new} (the old key is "
+                             f"swept, maybe leaked). Fix the cause and rerun rotate_wallet.yml: it goes forward")
         return ("move_current", old, new), f"AWSCURRENT {new} -> {old} (back to the old wallet; {new} keeps AWSPENDING)"
     if action == "finish":
         if pen is None and cur == new:

@@ -9,11 +9,16 @@ from ansible.module_utils.facilitator_ops.wallet.fees import from_base_units
 
 
 def _by_wallet(loop_results):
+    """Per wallet, per network, the transfer result; several calls (the funding rounds that wait for a busy
+    sender) merge, a result that moved funds (has a tx) winning over a later skip."""
     out = {}
     for r in loop_results or []:
         name = (r.get("item") or {}).get("name")
         if name and isinstance(r.get("transfers"), dict):
-            out[name] = r["transfers"]
+            mine = out.setdefault(name, {})
+            for net, res in r["transfers"].items():
+                if not (mine.get(net) or {}).get("tx") or (res or {}).get("tx"):
+                    mine[net] = res
     return out
 
 
