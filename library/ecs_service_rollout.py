@@ -79,12 +79,13 @@ options:
   rollback:
     description:
       - The update is a rollback. Its target is recorded on the service (tags C(facilitator-ops:rollback*)) right
-        before the update, so that a rerun after a kill, or a second operator, finishes THAT rollback: with
+        before the update, so that a rerun after a kill, or a second operator, finishes THAT rollback. With
         O(task_definition=previous) an unfinished record (the service still runs its C(from) or C(to)) names the
         target instead of a newly computed previous revision, and a finished one whose target still runs makes the
         rerun change nothing. A record the service has moved away from (a deploy since) is ignored.
-      - An explicit target (ARN, C(family:revision), a number) must be of the service's family and ACTIVE, and its
-        version not below O(min_version) unless O(allow_downgrade); else the task fails in one line before any change.
+      - An explicit target (ARN, C(family:revision), a number) must exist, be of the service's family and ACTIVE, and
+        its version not below O(min_version) unless O(allow_downgrade); else the task fails in one line before any
+        change.
     type: bool
     default: false
   min_version:

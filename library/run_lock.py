@@ -12,7 +12,7 @@ description:
     ECS service, a secrets migration of an environment). The lock is a DynamoDB item written with a condition,
     carrying the owner (user@host), the holder's ansible-playbook process (host, pid, start time) and an expiry. A
     second run fails naming the holder.
-  - A lock whose holder process is provably gone from this host (a run killed with -9: same pid namespace, /proc
+  - A lock whose holder process is provably gone from this host (a run killed with -9, in the same pid namespace, /proc
     shows it absent or reused) is taken over by the next run, with a warning. A holder whose process this run cannot
     see (/proc unreadable, hidepid, another container's pid namespace) is alive and never taken over silently. A lock from another host stays until it expires; an expired lock is only replaced when asked
     (O(break_lock=yes)); O(break_lock=force) replaces a live one (emergency only).
