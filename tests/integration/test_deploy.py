@@ -309,8 +309,10 @@ def test_8b_a_refused_confirmation_takes_no_lock_and_changes_nothing(world, tmp_
     assert run.rc != 0
     assert "Not confirmed: nothing was changed" in flat(run.output)
     assert "Ask for confirmation" in run.stdout
-    assert "deploy lock on ecs_deploy/" not in run.stdout.split("Ask for confirmation")[0]
-    assert "Take the deploy lock" not in run.stdout, "the lock was taken around the prompt"
+    # the locked run begins (audit start, then the lock) only after a yes: no start record, no lock
+    steps = [r["step"] for r in run.audit_records("deploy.jsonl")]
+    assert steps == ["end"], f"the run began (audit start + lock) before the prompt: {steps}"
+    assert "Take the lock, deploy lock on" not in run.stdout
     assert service_revision(world) == before
 
 
@@ -347,5 +349,5 @@ def test_6_to_revision_is_checked_before_any_change(world, tmp_path):
     run = deploy(world, tmp_path, playbook="rollback.yml", to_revision="1", ecs_deploy_rollback_floor_version="1.1.0")
     assert run.rc != 0
     assert "runs version 1.0.0, below the rollback floor 1.1.0" in flat(run.output)
-    assert "Take the deploy lock" not in run.stdout     # refused at the plan, before the prompt and the lock
+    assert "start" not in [r["step"] for r in run.audit_records("deploy.jsonl")]  # refused before the lock
     assert service_revision(world) == before
