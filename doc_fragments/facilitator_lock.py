@@ -20,4 +20,7 @@ options:
   lock_token:
     description: The token M(run_lock) returned when the run took the lock (not a secret, it names the holding run).
     type: str
+  lock_region:
+    description: Region of O(lock_table) when it is not the module's own (the play's region, C(aws_region)).
+    type: str
 """

@@ -287,8 +287,7 @@ def main():
     def call(name, **kwargs):
         return getattr(ecs, name)(aws_retry=True, **kwargs)
 
-    fence = lock.fence_checker(p, lambda: module.client("dynamodb", retry_decorator=AWSRetry.jittered_backoff()),
-                               purpose="deploy")
+    fence = lock.fence_for_module(module, purpose="deploy")
 
     t0 = time.monotonic()
     try:

@@ -200,8 +200,7 @@ def main():
                                       image=image, version=new_version))
             module.exit_json(**result)
         # the fence, right before the write: the run's lock is still ours
-        lock.fence_checker(p, lambda: module.client("dynamodb", retry_decorator=AWSRetry.jittered_backoff()),
-                           purpose="deploy")()
+        lock.fence_for_module(module, purpose="deploy")()
         registered = ecs.register_task_definition(aws_retry=True, **new_kwargs)["taskDefinition"]
         crashpoint.wrote(f"ecs_taskdef_derive: registered a revision of {registered.get('family')}")
     except lock.LockLost as e:

@@ -253,3 +253,32 @@ def test_6_to_revision_that_does_not_exist_fails_in_one_line_recorded_ecs_respon
                             service_message="Unable to describe task definition.", http_status_code=400)
         out = run_module(ecs, ddb, dict(task_definition="99", rollback=True, wait=False))
     assert out["failed"] and out["msg"].startswith("to_revision facilitator-production:99 does not exist"), out
+
+
+def test_8a_no_task_definition_is_registered_when_the_lock_expired_recorded_ecs_responses():
+    """ecs_taskdef_derive: the deploy's lock expired (a prompt left open past its TTL): no RegisterTaskDefinition."""
+    import ecs_taskdef_derive
+
+    ecs, ddb = _clients()
+    running = ARN.format(FAMILY, 5)
+    current = dict(td(5, "1.5.0"), cpu="1024", memory="2048", networkMode="awsvpc",
+                   requiresCompatibilities=["FARGATE"])
+    wrapped = {"ecs": RetryingBotoClientWrapper(ecs, AWSRetry.jittered_backoff()),
+               "dynamodb": RetryingBotoClientWrapper(ddb, AWSRetry.jittered_backoff())}
+    with Stubber(ecs) as es, Stubber(ddb) as ds:
+        es.add_response("describe_services", {"services": [dict(serviceArn=SVC_ARN, serviceName=SERVICE, status="ACTIVE",
+                                                                taskDefinition=running)], "failures": []})
+        es.add_response("describe_task_definition", {"taskDefinition": current, "tags": []},
+                        {"taskDefinition": running, "include": ["TAGS"]})
+        es.add_response("list_task_definitions", {"taskDefinitionArns": [running]})
+        ds.add_response("get_item", {"Item": {"lock_id": {"S": FENCE["lock_name"]}, "token": {"S": "ours"},
+                                              "expires_at": {"N": "1"}}})
+        with patch_module_args({"cluster": CLUSTER, "service": SERVICE, "region": "us-east-2",
+                                "image": "r/facilitator:1.6.0", **FENCE}), \
+                mock.patch.object(AnsibleAWSModule, "client", side_effect=lambda svc, **kw: wrapped[svc]), \
+                mock.patch("sys.stdout.write") as out, pytest.raises(SystemExit):
+            ecs_taskdef_derive.main()
+        es.assert_no_pending_responses()
+        ds.assert_no_pending_responses()
+    result = json.loads("".join(c.args[0] for c in out.call_args_list))
+    assert result["failed"] and result["msg"].startswith("lock lost: our deploy lock") and "EXPIRED" in result["msg"]

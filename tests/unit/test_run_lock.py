@@ -289,3 +289,26 @@ def test_8a_fence_options_go_together():
     assert lock.fence_from_params({"lock_table": "t", "lock_name": "n", "lock_token": "k"}) == ("t", "n", "k")
     with pytest.raises(ValueError):
         lock.fence_from_params({"lock_table": "t", "lock_name": "n"})
+
+
+def test_8a_a_fenced_client_checks_the_fence_before_every_write_and_never_before_a_read():
+    """secrets/ and wallet/ write through the client they are handed: the fence wraps it."""
+    sm = boto3.client("secretsmanager", region_name="us-east-2", aws_access_key_id="x", aws_secret_access_key="x")
+    checks = []
+
+    def lost():
+        checks.append(1)
+        raise lock.LockLost("lock lost: our secrets lock on x EXPIRED")
+
+    lost.fenced = True
+    client = lock.fenced(sm, lost)
+    with Stubber(sm) as stub:
+        stub.add_response("describe_secret", {"Name": "s"}, {"SecretId": "s"})
+        assert client.describe_secret(SecretId="s")["Name"] == "s" and checks == []
+        with pytest.raises(lock.LockLost):
+            client.put_secret_value(SecretId="s", SecretString="x")   # no response recorded: never sent
+        stub.assert_no_pending_responses()
+    assert checks == [1]
+    unfenced = lambda: None  # noqa: E731
+    unfenced.fenced = False
+    assert lock.fenced(sm, unfenced) is sm

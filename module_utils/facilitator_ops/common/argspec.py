@@ -59,4 +59,5 @@ LOCK_FENCE = dict(
     lock_table=dict(type="str"),
     lock_name=dict(type="str"),
     lock_token=dict(type="str", no_log=False),
+    lock_region=dict(type="str"),
 )

@@ -382,3 +382,43 @@ def fence_checker(params, dynamodb_client, purpose="run", aws_retry=True):
 
     check.fenced = fence is not None
     return check
+
+
+_READS = ("get_", "describe_", "list_", "batch_get_", "can_paginate", "validate_", "generate_presigned")
+
+
+class FencedClient:
+    """A boto3 client (or AnsibleAWSModule's retrying wrapper) whose every write (any operation that is not a
+    get/describe/list) calls `check()` first: the fence right before each write, for code that writes through
+    a client it was handed (secrets/, wallet/)."""
+
+    def __init__(self, client, check):
+        self._client = client
+        self._check = check
+
+    def __getattr__(self, name):
+        attr = getattr(self._client, name)
+        if name.startswith("_") or not callable(attr) or name.startswith(_READS):
+            return attr
+
+        def write(*args, **kwargs):
+            self._check()
+            return attr(*args, **kwargs)
+
+        return write
+
+
+def fenced(client, check):
+    """`client` with the fence `check` before every write, or `client` itself when `check` is unfenced."""
+    return FencedClient(client, check) if getattr(check, "fenced", False) else client
+
+
+def fence_for_module(module, purpose="run"):
+    """fence_checker for an AnsibleAWSModule with the LOCK_FENCE options: the lock table is read in
+    `lock_region` (the play's region, where facilitator_lock_table lives) or else the module's own region."""
+    from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+    extra = {"region": module.params["lock_region"]} if module.params.get("lock_region") else {}
+    return fence_checker(module.params,
+                         lambda: module.client("dynamodb", retry_decorator=AWSRetry.jittered_backoff(), **extra),
+                         purpose=purpose)
