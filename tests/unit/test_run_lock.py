@@ -312,3 +312,20 @@ def test_8a_a_fenced_client_checks_the_fence_before_every_write_and_never_before
     unfenced = lambda: None  # noqa: E731
     unfenced.fenced = False
     assert lock.fenced(sm, unfenced) is sm
+
+
+def test_8a_wallet_secrets_are_written_through_the_fence(monkeypatch):
+    """A wallet module given the run's lock (LOCK_FENCE options) writes its secret through the fence; without
+    them, through the plain client."""
+    from unittest import mock
+
+    from ansible.module_utils.facilitator_ops.wallet import aws as wallet_aws
+
+    plain = object()
+    monkeypatch.setattr(wallet_aws, "secretsmanager_client", lambda module, region: plain)
+    arn = "arn:aws:secretsmanager:us-east-2:123456789012:secret:facilitator-evm-testnet-private-key-AbCdEf"
+    fenced_module = mock.Mock(params={"secret_arn": arn, "lock_table": "t", "lock_name": "wallet_rotation/c/s",
+                                      "lock_token": "tk", "lock_region": None})
+    ws = wallet_aws.wallet_secret(fenced_module, "evm")
+    assert isinstance(ws.client, lock.FencedClient) and ws.client._client is plain
+    assert wallet_aws.wallet_secret(mock.Mock(params={"secret_arn": arn}), "evm").client is plain
