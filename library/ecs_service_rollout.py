@@ -76,7 +76,42 @@ options:
   external_result:
     description: Result of M(ecs_local_runtime) that stands for the rollout (local stack only).
     type: dict
+  rollback:
+    description:
+      - The update is a rollback. Its target is recorded on the service (tags C(facilitator-ops:rollback*)) right
+        before the update, so that a rerun after a kill, or a second operator, finishes THAT rollback. With
+        O(task_definition=previous) an unfinished record (the service still runs its C(from) or C(to)) names the
+        target instead of a newly computed previous revision, and a finished one whose target still runs makes the
+        rerun change nothing. A record the service has moved away from (a deploy since) is ignored.
+      - An explicit target (ARN, C(family:revision), a number) must exist, be of the service's family and ACTIVE, and
+        its version not below O(min_version) unless O(allow_downgrade); else the task fails in one line before any
+        change.
+    type: bool
+    default: false
+  min_version:
+    description: With O(rollback), the lowest version a rollback may go to without O(allow_downgrade) (empty, no floor).
+    type: str
+    default: ""
+  allow_downgrade:
+    description: With O(rollback), allow a target below O(min_version).
+    type: bool
+    default: false
+  record_verified:
+    description:
+      - Record O(task_definition) as verified (tags C(facilitator-ops:verified) and C(facilitator-ops:version) on it,
+        what O(task_definition=previous) goes back to) instead of updating or waiting. With O(rollback) the service's
+        rollback record is marked done; without, a rollback record left on the service is removed (a verified
+        deploy supersedes it).
+    type: bool
+    default: false
+  version:
+    description: With O(record_verified), the version recorded (default, the container image's tag version).
+    type: str
+  operator:
+    description: Who runs it (C(user@host)), written in the rollback record.
+    type: str
 extends_documentation_fragment:
+  - facilitator_lock
   - facilitator_ecs
   - facilitator_ecs.container
   - amazon.aws.common.modules
@@ -160,6 +195,16 @@ waited:
   description: Seconds waited for this rollout so far, this call and the earlier ones of the same O(watch).
   returned: when the rollout was waited for
   type: float
+rollback_record:
+  description:
+    - With O(rollback), the service's rollback record that decided the target (C(state) started or done, C(to),
+      C(from_), C(at), C(by)), or null. C(note) says how it was used.
+  returned: with O(rollback)
+  type: dict
+note:
+  description: How a rollback record was used (finishing it, already done, replaced by an explicit target), or empty.
+  returned: always
+  type: str
 watch:
   description:
     - What a next call needs to go on waiting for this rollout, C(since) (ISO time of the update), C(started)
@@ -171,13 +216,15 @@ watch:
 import datetime
 import time
 
+from ansible.module_utils.facilitator_ops.common import lock
 from ansible.module_utils.facilitator_ops.common.argspec import ECS_CONTAINER
+from ansible.module_utils.facilitator_ops.common.argspec import LOCK_FENCE
 from ansible.module_utils.facilitator_ops.common.argspec import ECS_SERVICE
+from ansible.module_utils.facilitator_ops.ecs import rollback as rb
 from ansible.module_utils.facilitator_ops.ecs.rollout import describe_service
 from ansible.module_utils.facilitator_ops.ecs.rollout import VERIFIED_TAG
 from ansible.module_utils.facilitator_ops.ecs.rollout import VERSION_TAG
 from ansible.module_utils.facilitator_ops.ecs.rollout import from_runtime
-from ansible.module_utils.facilitator_ops.ecs.rollout import previous_verified
 from ansible.module_utils.facilitator_ops.ecs.rollout import tags_dict
 from ansible.module_utils.facilitator_ops.ecs.rollout import update_service
 from ansible.module_utils.facilitator_ops.ecs.rollout import wait_for_rollout
@@ -192,21 +239,19 @@ except ImportError:
     pass  # AnsibleAWSModule reports it
 
 
-def _previous_verified(call, current_td):
-    """Highest ACTIVE revision of the family below the current one that deploy.yml verified (its tag)."""
-    arns, token = [], None
-    while True:
-        kwargs = dict(familyPrefix=current_td["family"], status="ACTIVE", sort="DESC")
-        if token:
-            kwargs["nextToken"] = token
-        out = call("list_task_definitions", **kwargs)
-        arns += out.get("taskDefinitionArns") or []
-        token = out.get("nextToken")
-        if not token:
-            break
-    family = [a for a in arns if a.rsplit(":", 1)[0].endswith("/" + current_td["family"])]
-    return previous_verified(family, current_td["revision"],
-                             lambda arn: tags_dict(call("list_tags_for_resource", resourceArn=arn).get("tags")))
+def record_verified(module, call, fence, svc, target, summary):
+    """record_verified=true: the verified tags on the target and the rollback record (rb.record_verified)."""
+    p = module.params
+    version = p["version"] if p["version"] is not None else (summary.get("version") or "")
+    try:
+        changed, line = rb.record_verified(call, fence, p["service"], svc["serviceArn"], target, version,
+                                           p["rollback"], p["operator"], module.check_mode)
+    except lock.LockLost as e:
+        module.fail_json(msg=str(e), lost=True)
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+        module.fail_json_aws(e, msg=f"cannot record {revision_of(target)} as verified")
+    return dict(changed=changed, task_definition=target, target=summary, state="VERIFIED", progress=[], reason=line,
+                note="", updated=False, previous_task_definition=svc.get("taskDefinition"))
 
 
 def main():
@@ -225,7 +270,15 @@ def main():
             poll_window=dict(type="int", default=0),
             watch=dict(type="dict"),
             external_result=dict(type="dict"),
+            rollback=dict(type="bool", default=False),
+            min_version=dict(type="str", default=""),
+            allow_downgrade=dict(type="bool", default=False),
+            record_verified=dict(type="bool", default=False),
+            version=dict(type="str"),
+            operator=dict(type="str"),
+            **LOCK_FENCE,
         ),
+        required_together=[["lock_table", "lock_name", "lock_token"]],
         supports_check_mode=True,
     )
     p = module.params
@@ -233,6 +286,8 @@ def main():
 
     def call(name, **kwargs):
         return getattr(ecs, name)(aws_retry=True, **kwargs)
+
+    fence = lock.fence_for_module(module, purpose="deploy")
 
     t0 = time.monotonic()
     try:
@@ -244,29 +299,41 @@ def main():
     previous = svc.get("taskDefinition")
     try:
         prev_td = call("describe_task_definition", taskDefinition=previous)["taskDefinition"]
-        target = p["task_definition"]
-        if target.isdigit():
-            target = f"{prev_td['family']}:{target}"
-        elif target.lower() == "previous":
-            target = _previous_verified(call, prev_td)
-            if target is None:
-                module.fail_json(msg=(f"no verified revision of {prev_td['family']} below {revision_of(previous)} to go "
-                                      f"back to (deploy.yml tags a revision {VERIFIED_TAG} once it verified it): pass "
-                                      f"-e to_revision=N to choose one"))
+        target, mark, note = rb.resolve_target(call, svc, prev_td, p["task_definition"], p["rollback"])
+    except rb.RollbackRefused as e:
+        module.fail_json(msg=str(e))
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+        module.fail_json_aws(e, msg=f"cannot read the task definitions of {p['service']}")
+    try:
         described = call("describe_task_definition", taskDefinition=target, include=["TAGS"])
         target_td, target_tags = described["taskDefinition"], tags_dict(described.get("tags"))
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+    except botocore.exceptions.ClientError as e:
+        if p["rollback"] and e.response.get("Error", {}).get("Code") in ("ClientException", "InvalidParameterException"):
+            module.fail_json(msg=f"to_revision {revision_of(target)} does not exist: "
+                                 f"{e.response.get('Error', {}).get('Message', '')}")
+        module.fail_json_aws(e, msg=f"cannot read task definition {p['task_definition']}")
+    except botocore.exceptions.BotoCoreError as e:
         module.fail_json_aws(e, msg=f"cannot read task definition {p['task_definition']}")
     target = target_td["taskDefinitionArn"]
+    target_summary = taskdef_summary(target_td, p["container_name"], missing_ok=True)
+    if p["rollback"] and not (mark and target == mark["to"]):
+        refused = rb.check_target(prev_td, target_td, p["min_version"], p["allow_downgrade"],
+                                  target_tags.get(VERSION_TAG) or target_summary.get("version"))
+        if refused:
+            module.fail_json(msg=refused)
+    if p["record_verified"]:
+        module.exit_json(**record_verified(module, call, fence, svc, target, target_summary))
     same = previous == target
     watch = p["watch"]
     needs_update = p["update"] and not watch and (not same or p["force_new_deployment"])
     result = dict(changed=False, updated=needs_update, previous_task_definition=previous,
-                  task_definition=target, progress=[], state="SKIPPED", reason="",
+                  task_definition=target, progress=[], state="SKIPPED", reason=note, note=note,
                   previous=taskdef_summary(prev_td, p["container_name"], missing_ok=True),
-                  target=dict(taskdef_summary(target_td, p["container_name"], missing_ok=True),
+                  target=dict(target_summary,
                               verified=bool(target_tags.get(VERIFIED_TAG)),
                               verified_version=target_tags.get(VERSION_TAG)))
+    if p["rollback"]:
+        result["rollback_record"] = dict(mark, note=note) if mark else None
     if module.check_mode:
         result.update(changed=needs_update, state="PLANNED",
                       reason=(f"would update {p['service']} {revision_of(previous)} -> {revision_of(target)}"
@@ -286,8 +353,13 @@ def main():
         new_deployment = bool(watch.get("new_deployment"))
     if needs_update:
         try:
+            fence()  # right before the writes: the run's lock is still ours
+            if p["rollback"]:  # the target, recorded in AWS before the update: a rerun finishes this rollback
+                rb.record_start(call, p["service"], svc["serviceArn"], previous, target, p["operator"], mark)
             svc, deployment_id = update_service(call, p["cluster"], p["service"], target,
                                                 p["force_new_deployment"], p["circuit_breaker"])
+        except lock.LockLost as e:
+            module.fail_json(msg=str(e), lost=True, **result)
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
             module.fail_json_aws(e, msg=f"update-service to {revision_of(target)} failed")
         result["changed"] = True

@@ -41,6 +41,7 @@ options:
     type: bool
     default: true
 extends_documentation_fragment:
+  - facilitator_lock
   - facilitator_ecs
   - facilitator_ecs.container
   - amazon.aws.common.modules
@@ -85,8 +86,10 @@ version_check:
   type: str
 """
 
-from ansible.module_utils.facilitator_ops.common.argspec import ECS_CONTAINER
 from ansible.module_utils.facilitator_ops.common import crashpoint
+from ansible.module_utils.facilitator_ops.common import lock
+from ansible.module_utils.facilitator_ops.common.argspec import ECS_CONTAINER
+from ansible.module_utils.facilitator_ops.common.argspec import LOCK_FENCE
 from ansible.module_utils.facilitator_ops.common.argspec import ECS_SERVICE
 from ansible.module_utils.facilitator_ops.ecs.taskdef import DeriveError
 from ansible.module_utils.facilitator_ops.ecs.taskdef import derive_task_definition
@@ -132,7 +135,9 @@ def main():
             allow_downgrade=dict(type="bool", default=False),
             value_from=dict(type="dict", default={}),
             reuse_identical=dict(type="bool", default=True),
+            **LOCK_FENCE,
         ),
+        required_together=[["lock_table", "lock_name", "lock_token"]],
         supports_check_mode=True,
     )
     p = module.params
@@ -194,8 +199,12 @@ def main():
                           target=dict(arn=None, revision=None, family_revision=f"{current['family']}:(new)",
                                       image=image, version=new_version))
             module.exit_json(**result)
+        # the fence, right before the write: the run's lock is still ours
+        lock.fence_for_module(module, purpose="deploy")()
         registered = ecs.register_task_definition(aws_retry=True, **new_kwargs)["taskDefinition"]
         crashpoint.wrote(f"ecs_taskdef_derive: registered a revision of {registered.get('family')}")
+    except lock.LockLost as e:
+        module.fail_json(msg=str(e), lost=True)
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
         module.fail_json_aws(e, msg="cannot register the new task definition")
     result.update(changed=True, registered=True, target=dict(taskdef_summary(registered, p["container_name"]), version=new_version))

@@ -12,8 +12,9 @@ description:
     ECS service, a secrets migration of an environment). The lock is a DynamoDB item written with a condition,
     carrying the owner (user@host), the holder's ansible-playbook process (host, pid, start time) and an expiry. A
     second run fails naming the holder.
-  - A lock whose holder process is gone from this host (a run killed with -9) is taken over by the next run, with a
-    warning. A lock from another host stays until it expires; an expired lock is only replaced when asked
+  - A lock whose holder process is provably gone from this host (a run killed with -9, in the same pid namespace, /proc
+    shows it absent or reused) is taken over by the next run, with a warning. A holder whose process this run cannot
+    see (/proc unreadable, hidepid, another container's pid namespace) is alive and never taken over silently. A lock from another host stays until it expires; an expired lock is only replaced when asked
     (O(break_lock=yes)); O(break_lock=force) replaces a live one (emergency only).
   - The same item keeps the cutover's stage record (last stage, result, and the stage whose bake finished clean),
     which C(finalize) checks, whoever runs it.
@@ -197,7 +198,7 @@ def main():
         pid, start = lock.run_process()
         taken = lock.acquire(ddb, table, lock_id, owner, p["ttl_seconds"], now=now, break_lock=p["break_lock"],
                              aws_retry=True, purpose=purpose, force_hint=p["force_hint"],
-                             holder=dict(host=socket.gethostname(), pid=pid, start=start))
+                             holder=dict(host=socket.gethostname(), pid=pid, start=start, **lock.holder_identity()))
         if taken["broke"]:
             module.warn(f"broke the {purpose} lock of {taken['broke']['owner']} (acquired {taken['broke']['acquired_at']}; "
                         f"{taken['broke']['why']})")

@@ -96,6 +96,7 @@ options:
     type: int
     default: 30
 extends_documentation_fragment:
+  - facilitator_lock
   - facilitator_secret
   - facilitator_secret.required_keys
   - amazon.aws.common.modules
@@ -169,6 +170,8 @@ try:
 except ImportError:
     pass
 
+from ansible.module_utils.facilitator_ops.common import lock
+from ansible.module_utils.facilitator_ops.common.argspec import LOCK_FENCE
 from ansible.module_utils.facilitator_ops.common.argspec import SECRET_NAME
 from ansible.module_utils.facilitator_ops.common.argspec import SECRET_REQUIRED_KEYS
 from ansible.module_utils.facilitator_ops.common.aws import secretsmanager_client
@@ -199,18 +202,24 @@ def main():
             value_from_keys=dict(type="list", elements="str", default=[], no_log=False),
             mode=dict(type="str", default="copy", choices=["copy", "verify", "retire_source"]),
             recovery_window_days=dict(type="int", default=30),
+            **LOCK_FENCE,
         ),
+        required_together=[["lock_table", "lock_name", "lock_token"]],
         supports_check_mode=True,
     )
     params = dict(module.params)
     params["region"] = module.region
     label = f"{params.get('region')}/{params['name']}"
     try:
-        src = SecretStore(
-            secretsmanager_client(module, params["source_region"], params.get("source_profile"), params.get("source_role_arn"))
-        )
-        dst = SecretStore(module.client("secretsmanager", retry_decorator=AWSRetry.jittered_backoff()))
+        # the fence before every write, on either side (retire_source deletes at the source)
+        fence = lock.fence_for_module(module, purpose="secrets migration")
+        src = SecretStore(lock.fenced(
+            secretsmanager_client(module, params["source_region"], params.get("source_profile"), params.get("source_role_arn")),
+            fence))
+        dst = SecretStore(lock.fenced(module.client("secretsmanager", retry_decorator=AWSRetry.jittered_backoff()), fence))
         result = run_copy(params, src, dst, check_mode=module.check_mode)
+    except lock.LockLost as e:
+        module.fail_json(msg=str(e), lost=True, name=params["name"])
     except SecretError as e:
         msg = str(e)
         module.fail_json(msg=msg if msg.startswith(label) else f"{label}: {msg}", name=params["name"])

@@ -47,6 +47,7 @@ options:
         previous check run), or nothing is written.
     type: str
 extends_documentation_fragment:
+  - facilitator_lock
   - facilitator_secret
   - facilitator_secret.required_keys
   - amazon.aws.common.modules
@@ -104,6 +105,8 @@ try:
 except ImportError:
     pass
 
+from ansible.module_utils.facilitator_ops.common import lock
+from ansible.module_utils.facilitator_ops.common.argspec import LOCK_FENCE
 from ansible.module_utils.facilitator_ops.common.argspec import SECRET_NAME
 from ansible.module_utils.facilitator_ops.common.argspec import SECRET_REQUIRED_KEYS
 from ansible.module_utils.facilitator_ops.secrets.core import SecretError
@@ -125,15 +128,20 @@ def main():
             create_missing=dict(type="bool", default=False),
             description=dict(type="str"),
             expected_digest=dict(type="str", no_log=False),
+            **LOCK_FENCE,
         ),
+        required_together=[["lock_table", "lock_name", "lock_token"]],
         supports_check_mode=True,
     )
     params = dict(module.params)
     params["region"] = module.region
     label = f"{params.get('region')}/{params['name']}[{params['key']}]"
     try:
-        store = SecretStore(module.client("secretsmanager", retry_decorator=AWSRetry.jittered_backoff()))
+        fence = lock.fence_for_module(module, purpose="secrets")
+        store = SecretStore(lock.fenced(module.client("secretsmanager", retry_decorator=AWSRetry.jittered_backoff()), fence))
         result = run_set_key(params, store, check_mode=module.check_mode)
+    except lock.LockLost as e:
+        module.fail_json(msg=str(e), lost=True, name=params["name"])
     except SecretError as e:
         module.fail_json(msg=str(e) if str(e).startswith(label) else f"{label}: {e}", name=params["name"])
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:

@@ -29,6 +29,7 @@ options:
         is stored; a resumed run never rotates again a wallet that finished in the same rotation.
     type: str
 extends_documentation_fragment:
+  - facilitator_lock
   - facilitator_wallet
   - facilitator_wallet.kind
   - amazon.aws.common.modules
@@ -69,6 +70,8 @@ try:
 except ImportError:
     pass
 
+from ansible.module_utils.facilitator_ops.common import lock
+from ansible.module_utils.facilitator_ops.common.argspec import LOCK_FENCE
 from ansible.module_utils.facilitator_ops.common.argspec import WALLET_KIND
 from ansible.module_utils.facilitator_ops.common.argspec import WALLET_SECRET
 from ansible.module_utils.facilitator_ops.wallet.aws import wallet_secret
@@ -84,7 +87,9 @@ def main():
             **WALLET_KIND,
             expected_old_address=dict(type="str"),
             batch=dict(type="str"),
+            **LOCK_FENCE,
         ),
+        required_together=[["lock_table", "lock_name", "lock_token"]],
         supports_check_mode=True,
     )
     p = module.params
@@ -102,6 +107,8 @@ def main():
                 module.fail_json(msg=f"{label}: AWSCURRENT holds {old.address}, pre-flight saw "
                                      f"{p['expected_old_address']}: the secret changed under this run; rerun")
         wallet, created = ws.create_pending(check_mode=module.check_mode, batch=p["batch"])
+    except lock.LockLost as e:
+        module.fail_json(msg=f"{label}: {e}", lost=True)
     except (WalletSecretError, StateError) as e:
         module.fail_json(msg=str(e) if str(e).startswith(label) else f"{label}: {e}")
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:

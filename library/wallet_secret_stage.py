@@ -28,6 +28,7 @@ options:
     choices: [promote, rollback, finish]
     required: true
 extends_documentation_fragment:
+  - facilitator_lock
   - facilitator_wallet
   - facilitator_wallet.versions
   - amazon.aws.common.modules
@@ -62,6 +63,8 @@ try:
 except ImportError:
     pass
 
+from ansible.module_utils.facilitator_ops.common import lock
+from ansible.module_utils.facilitator_ops.common.argspec import LOCK_FENCE
 from ansible.module_utils.facilitator_ops.common.argspec import WALLET_SECRET
 from ansible.module_utils.facilitator_ops.common.argspec import WALLET_VERSIONS
 from ansible.module_utils.facilitator_ops.wallet.aws import wallet_secret
@@ -78,7 +81,9 @@ def main():
             **WALLET_SECRET,
             **WALLET_VERSIONS,
             action=dict(type="str", required=True, choices=["promote", "rollback", "finish"]),
+            **LOCK_FENCE,
         ),
+        required_together=[["lock_table", "lock_name", "lock_token"]],
         supports_check_mode=True,
     )
     p = module.params
@@ -99,6 +104,8 @@ def main():
             ws.mark_rotated(op[1], time.time())
             ws.remove_pending(op[1])
         after = ws.describe().get("VersionIdsToStages") or {}
+    except lock.LockLost as e:
+        module.fail_json(msg=f"{label}: {e}", lost=True)
     except StateError as e:
         module.fail_json(msg=f"{label}: {e}")
     except WalletSecretError as e:

@@ -74,6 +74,7 @@ options:
     type: int
     default: 180
 extends_documentation_fragment:
+  - facilitator_lock
   - facilitator_wallet
   - facilitator_wallet.kind
   - facilitator_wallet.versions
@@ -136,6 +137,8 @@ except ImportError:
     pass
 
 from ansible.module_utils.facilitator_ops.common import crashpoint
+from ansible.module_utils.facilitator_ops.common import lock
+from ansible.module_utils.facilitator_ops.common.argspec import LOCK_FENCE
 from ansible.module_utils.facilitator_ops.common.argspec import WALLET_CHAINS
 from ansible.module_utils.facilitator_ops.common.argspec import WALLET_KIND
 from ansible.module_utils.facilitator_ops.common.argspec import WALLET_SECRET
@@ -169,7 +172,9 @@ def main():
             network_names=dict(type="list", elements="str", required=True),
             parallel=dict(type="bool", default=True),
             timeout=dict(type="int", default=180),
+            **LOCK_FENCE,
         ),
+        required_together=[["lock_table", "lock_name", "lock_token"]],
         supports_check_mode=True,
     )
     p = module.params
@@ -233,9 +238,13 @@ def main():
                     return format_result(chain.sweep(signer, dest, timeout=p["timeout"], check_mode=module.check_mode,
                                                      dust_threshold=net["dust"], **extra), net)
             jobs.append((name, job))
+        if not module.check_mode:
+            lock.fence_for_module(module, purpose="rotation")()  # the fence, right before the chains are written
         results = transfer_all(jobs, parallel=p["parallel"])
         results.update(skipped)
         del signer, old, funder
+    except lock.LockLost as e:
+        module.fail_json(msg=f"{label}: {p['mode']}: {e}", transfers={}, errors=[str(e)], lost=True)
     except (RotationError, WalletSecretError, StateError) as e:
         module.fail_json(msg=f"{label}: {p['mode']}: {e}", transfers={}, errors=[str(e)])
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:

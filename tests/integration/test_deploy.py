@@ -14,7 +14,9 @@ In order: check mode registers nothing; a new version end to end (+ verify.yml);
 the same deploy again changes nothing; a downgrade is refused; a version that is
 not the image's own is refused; a broken image and a missing secret are rolled
 back with the facilitator still serving; rollback.yml goes back to the last
-verified revision only. Every run is -vvv and leak-scanned for the seeded secret
+verified revision only; a refused confirmation takes no lock (issue 18, 8b); a
+rollback killed after its update-service is finished by the rerun, which never
+goes back two revisions, and a rerun after it finished changes nothing (issue 18, 6). Every run is -vvv and leak-scanned for the seeded secret
 values.
 """
 from __future__ import annotations
@@ -27,11 +29,13 @@ from pathlib import Path
 import docker
 import pytest
 
+from helpers.crash import run_crashing
 from helpers.leakscan import LeakScanner
 from helpers.moto import MotoServer
 from helpers.moto import free_port
 from helpers.playbook import REPO
 from helpers.playbook import run_playbook
+from helpers.registry import manifest_digest
 from helpers.registry import push as push_to_registry
 
 
@@ -347,3 +351,58 @@ def test_an_ecs_rollout_prints_its_state_at_least_every_30s(world, tmp_path):
     assert max(gaps) <= 30, gaps
     assert "timed out after 70s" in flat(run.output)
     assert "NOT rolled back (ecs_deploy_auto_rollback=false)" in flat(run.output)
+
+
+def _service_tags(world):
+    svc = world["ecs"].describe_services(cluster=FAMILY, services=[FAMILY])["services"][0]
+    return {t["key"]: t["value"] for t in world["ecs"].list_tags_for_resource(resourceArn=svc["serviceArn"])["tags"]}
+
+
+def test_8b_a_refused_confirmation_takes_no_lock_and_changes_nothing(world, tmp_path):
+    """The lock is taken AFTER the prompt: a run left at its prompt (here: not confirmed) holds no lock."""
+    before = service_revision(world)
+    run = deploy(world, tmp_path, version="1.1.0", force=True, facilitator_require_confirmation=True)
+    assert run.rc != 0
+    assert "Not confirmed: nothing was changed" in flat(run.output)
+    assert "Ask for confirmation" in run.stdout
+    # the locked run begins (audit start, then the lock) only after a yes: no start record, no lock
+    steps = [r["step"] for r in run.audit_records("deploy.jsonl")]
+    assert steps == ["end"], f"the run began (audit start + lock) before the prompt: {steps}"
+    assert "Take the lock, deploy lock on" not in run.stdout
+    assert service_revision(world) == before
+
+
+def test_6_rollback_rerun_after_a_kill_finishes_the_same_rollback(world, tmp_path):
+    """rollback.yml killed after its update-service (the service already runs the target, not verified yet):
+    the rerun finishes THAT rollback instead of computing "previous" from what runs now (two revisions back),
+    and a rerun after it finished changes nothing."""
+    assert deploy(world, tmp_path, version="1.1.0").rc == 0                         # revision 2, verified
+    run = deploy(world, tmp_path, image=f"{REGISTRY}/facilitator@" + manifest_digest(NEW))  # 1.1.0, a new revision
+    assert run.rc == 0, run.tail()
+    top = service_revision(world)
+    assert top > 2 and live_version(world) == "1.1.0"
+    killed = run_crashing("rollback.yml", tmp_path / "killed", extra_vars=world["vars"],
+                          at_label=f"ecs_local_runtime: started {world['name']}")
+    assert killed.killed, killed.output[-3000:]
+    assert service_revision(world) == 2                   # the update-service happened, then the laptop died
+    run = deploy(world, tmp_path, playbook="rollback.yml")
+    assert service_revision(world) == 2, "the rerun went back two revisions"
+    assert run.rc == 0, run.tail()
+    assert live_version(world) == "1.1.0"
+    assert "finishing the rollback facilitator-production:" in flat(run.stdout)
+    assert _service_tags(world).get("facilitator-ops:rollback") == "done"
+    # a second operator, after it finished: nothing changes
+    run = deploy(world, tmp_path, playbook="rollback.yml")
+    assert run.rc == 0, run.tail()
+    assert service_revision(world) == 2 and "already done: the rollback" in flat(run.stdout)
+
+
+def test_6_to_revision_is_checked_before_any_change(world, tmp_path):
+    before = service_revision(world)
+    run = deploy(world, tmp_path, playbook="rollback.yml", to_revision="999")
+    assert run.rc != 0 and "to_revision facilitator-production:999 does not exist" in flat(run.output)
+    run = deploy(world, tmp_path, playbook="rollback.yml", to_revision="1", ecs_deploy_rollback_floor_version="1.1.0")
+    assert run.rc != 0
+    assert "runs version 1.0.0, below the rollback floor 1.1.0" in flat(run.output)
+    assert "start" not in [r["step"] for r in run.audit_records("deploy.jsonl")]  # refused before the lock
+    assert service_revision(world) == before

@@ -52,3 +52,12 @@ FACILITATOR_URL = dict(
     base_url=dict(type="str", required=True),
     ca_bundle=dict(type="path"),
 )
+
+# facilitator_lock (the fence: the run's lock, checked right before each write; the token is not a
+# secret, it only names the run that holds the lock)
+LOCK_FENCE = dict(
+    lock_table=dict(type="str"),
+    lock_name=dict(type="str"),
+    lock_token=dict(type="str", no_log=False),
+    lock_region=dict(type="str"),
+)

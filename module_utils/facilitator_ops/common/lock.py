@@ -20,9 +20,16 @@ Every write is conditional on the token, so a run never releases or renews a
 lock it does not hold, and breaking a lock is a compare-and-swap on the old token.
 
 A run killed with -9 (laptop died) cannot release its lock. On the same host,
-a lock whose holder process is gone (no such pid, or a pid reused by another
+a lock whose holder process is PROVABLY gone (same pid namespace and a /proc
+that shows the holder's processes, and no such pid or a pid reused by another
 process: the start time differs) is taken over by the next run, with a warning;
-from another host it stays until it expires, then ``break_lock=yes``.
+a holder this run cannot see (/proc unreadable or hidepid, another container's
+pid namespace) is alive. From another host it stays until it expires, then
+``break_lock=yes``.
+
+A lease is not enough: a run whose lock expired or was broken must not go on
+writing. Every changing module checks the fence (``check_fence``: a consistent
+read proving its token still holds the lock, unexpired) right before it writes.
 """
 from __future__ import annotations
 
@@ -89,13 +96,53 @@ def run_process(pid=None):
     return found
 
 
+def pid_namespace():
+    """This process's pid namespace (``pid:[4026531836]``), or None where /proc cannot tell."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+
+
+def holder_identity(pid=None, start=None):
+    """What a lock records about its holder besides host and pid: the pid namespace and the uid, so that
+    another run can tell whether it could SEE the holder's process at all."""
+    return {"ns": pid_namespace() or "", "uid": os.geteuid()}
+
+
+def _proc_state(pid):
+    """("running", start) / ("absent", None) / ("unknown", None): absent only when /proc answers that no such
+    process exists; a /proc that cannot be read (hidepid, permissions, no procfs) is unknown."""
+    try:
+        with open(f"/proc/{int(pid)}/stat", encoding="utf-8") as fh:
+            stat = fh.read()
+    except FileNotFoundError:
+        return "absent", None
+    except (OSError, ValueError):
+        return "unknown", None
+    return "running", int(stat.rsplit(")", 1)[1].split()[19])
+
+
 def holder_gone(item, host=None):
-    """True when the lock's holder ran on this host and its process is gone."""
+    """True only when this run can PROVE the lock's holder is gone: it ran on this host, in this pid namespace
+    (two EE containers on one host share the host name, not their processes), /proc here shows every process
+    of that holder (hidepid hides other users' processes, as if absent), and its pid is absent or now another
+    process (start time differs). Anything this run cannot see is a live holder: never stolen silently."""
     host = host or socket.gethostname()
     if item.get("holder_host") != host or not item.get("holder_pid"):
         return False
-    start = process_start(item["holder_pid"])
-    return start is None or str(start) != str(item.get("holder_start"))
+    ns = pid_namespace()
+    if not ns or not item.get("holder_ns") or item.get("holder_ns") != ns:
+        return False
+    if str(item.get("holder_uid", "")) != str(os.geteuid()) and os.geteuid() != 0:
+        return False
+    # /proc must show this run itself, or it shows nothing we can trust
+    if _proc_state(os.getpid())[0] != "running":
+        return False
+    state, start = _proc_state(item["holder_pid"])
+    if state == "unknown":
+        return False
+    return state == "absent" or str(start) != str(item.get("holder_start"))
 
 
 def _iso(epoch):
@@ -184,11 +231,13 @@ def acquire(ddb, table, lock_id, owner, ttl_seconds, now=None, break_lock="no", 
     names = {"#owner": "owner", "#token": "token"}
     holder = holder or {}
     if holder.get("host") and holder.get("pid"):
-        update += ", holder_host = :hh, holder_pid = :hp, holder_start = :hs"
+        update += (", holder_host = :hh, holder_pid = :hp, holder_start = :hs, holder_ns = :hn, "
+                   "holder_uid = :hu")
         values.update({":hh": {"S": str(holder["host"])}, ":hp": {"N": str(int(holder["pid"]))},
-                       ":hs": {"S": str(holder.get("start"))}})
+                       ":hs": {"S": str(holder.get("start"))}, ":hn": {"S": str(holder.get("ns") or "")},
+                       ":hu": {"S": str(holder.get("uid", ""))}})
     else:
-        update += " REMOVE holder_host, holder_pid, holder_start"
+        update += " REMOVE holder_host, holder_pid, holder_start, holder_ns, holder_uid"
     if current.get("token"):
         expired = not held(current, now)
         dead = holder_gone(current, (holder or {}).get("host"))
@@ -253,7 +302,8 @@ def release(ddb, table, lock_id, token, record=None, now=None, aws_retry=False, 
     now = time.time() if now is None else now
     record = dict(record or {})
     sets, values = [], {":token": {"S": token}}
-    removes = ["#owner", "#token", "acquired_at", "expires_at", "holder_host", "holder_pid", "holder_start"]
+    removes = ["#owner", "#token", "acquired_at", "expires_at", "holder_host", "holder_pid", "holder_start",
+               "holder_ns", "holder_uid"]
     for k in ("last_stage", "last_result", "last_owner"):
         if record.get(k) is not None:
             sets.append(f"{k} = :{k}")
@@ -284,3 +334,91 @@ def release(ddb, table, lock_id, token, record=None, now=None, aws_retry=False, 
             raise
         raise LockLost(f"{purpose} lock on {lock_id} was no longer ours to release: {holder_text(read(ddb, table, lock_id, aws_retry=aws_retry), now)}")
     return {"released": True}
+
+
+def check_fence(ddb, table, lock_id, token, now=None, aws_retry=False, purpose="run"):
+    """The fence every changing module checks right before it writes: a consistent read proving that
+    `token` still holds the lock `lock_id` and that it has not expired. Raises LockLost ("lock lost: ...")
+    otherwise: a run whose lock expired (a prompt left open, a hung run) or was broken by another run must
+    not go on writing what it planned before. Returns the item."""
+    now = time.time() if now is None else now
+    item = read(ddb, table, lock_id, aws_retry=aws_retry)
+    if not item.get("token"):
+        raise LockLost(f"lock lost: the {purpose} lock on {lock_id} is no longer held (released or broken); "
+                       f"nothing written, re-run to start from what AWS says now")
+    if item["token"] != token:
+        raise LockLost(f"lock lost: the {purpose} lock on {lock_id} is now {holder_text(item, now)}; "
+                       f"nothing written, re-run once it is free")
+    if not held(item, now):
+        raise LockLost(f"lock lost: our {purpose} lock on {lock_id} EXPIRED at {_iso(float(item.get('expires_at', 0)))} "
+                       f"(anyone may break it now); nothing written, re-run to start from what AWS says now")
+    return item
+
+
+def fence_from_params(params):
+    """(table, lock_id, token) of a module's LOCK_FENCE options, or None when the module runs unfenced;
+    ValueError when only some are given."""
+    got = [params.get(k) for k in ("lock_table", "lock_name", "lock_token")]
+    if not any(got):
+        return None
+    if not all(got):
+        raise ValueError("lock_table, lock_name and lock_token go together (the fence of the run's lock)")
+    return tuple(got)
+
+
+def fence_checker(params, dynamodb_client, purpose="run", aws_retry=True):
+    """A callable a module calls right before each write: check_fence on its LOCK_FENCE options (LockLost
+    when the lock is not ours any more), or a no-op when the module runs unfenced. `dynamodb_client` is a
+    factory (called once, on the first check) so that an unfenced module never builds a DynamoDB client."""
+    fence = fence_from_params(params)
+    client = []
+
+    def check():
+        if fence is None:
+            return None
+        if not client:
+            client.append(dynamodb_client())
+        return check_fence(client[0], *fence, aws_retry=aws_retry, purpose=purpose)
+
+    check.fenced = fence is not None
+    return check
+
+
+_READS = ("get_", "describe_", "list_", "batch_get_", "can_paginate", "validate_", "generate_presigned")
+
+
+class FencedClient:
+    """A boto3 client (or AnsibleAWSModule's retrying wrapper) whose every write (any operation that is not a
+    get/describe/list) calls `check()` first: the fence right before each write, for code that writes through
+    a client it was handed (secrets/, wallet/)."""
+
+    def __init__(self, client, check):
+        self._client = client
+        self._check = check
+
+    def __getattr__(self, name):
+        attr = getattr(self._client, name)
+        if name.startswith("_") or not callable(attr) or name.startswith(_READS):
+            return attr
+
+        def write(*args, **kwargs):
+            self._check()
+            return attr(*args, **kwargs)
+
+        return write
+
+
+def fenced(client, check):
+    """`client` with the fence `check` before every write, or `client` itself when `check` is unfenced."""
+    return FencedClient(client, check) if getattr(check, "fenced", False) else client
+
+
+def fence_for_module(module, purpose="run"):
+    """fence_checker for an AnsibleAWSModule with the LOCK_FENCE options: the lock table is read in
+    `lock_region` (the play's region, where facilitator_lock_table lives) or else the module's own region."""
+    from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+    extra = {"region": module.params["lock_region"]} if module.params.get("lock_region") else {}
+    return fence_checker(module.params,
+                         lambda: module.client("dynamodb", retry_decorator=AWSRetry.jittered_backoff(), **extra),
+                         purpose=purpose)

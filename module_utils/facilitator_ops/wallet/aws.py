@@ -6,6 +6,7 @@ Manager inside the module, chains built from the validated network config.
 """
 from __future__ import annotations
 
+from ansible.module_utils.facilitator_ops.common import lock
 from ansible.module_utils.facilitator_ops.common.aws import secretsmanager_client
 from ansible.module_utils.facilitator_ops.wallet.rotation import RotationError
 from ansible.module_utils.facilitator_ops.wallet.rotation import chain_for
@@ -23,7 +24,9 @@ def wallet_secret(module, kind=None):
     parts = arn.split(":")
     if len(parts) < 7 or parts[2] != "secretsmanager":
         module.fail_json(msg=f"secret_arn is not a Secrets Manager ARN: {arn}")
-    return WalletSecret(secretsmanager_client(module, parts[3]), arn, kind, label=parts[6])
+    # a module with the LOCK_FENCE options checks the run's lock right before every write to the secret
+    client = lock.fenced(secretsmanager_client(module, parts[3]), lock.fence_for_module(module, purpose="rotation"))
+    return WalletSecret(client, arn, kind, label=parts[6])
 
 
 class AwsContext:
