@@ -658,7 +658,9 @@ def test_zy_metric_breach_during_bake_rolls_back_to_zero_when_configured(world, 
     assert injected, "the weights never reached 50/50"
     assert run.rc != 0
     msg = one_line_error(run)
-    assert "gate 5xx_rate = 0.3 (threshold <= 1.00% (budget 5 errors))" in msg, msg
+    # 30 of the 100 injected requests, less the gate's own probe requests in that minute (issue 18 #7)
+    rate = re.search(r"gate 5xx_rate = (0\.\d+) \(threshold <= 1\.00% \(budget 5 errors\)\)", msg)
+    assert rate and 0.3 <= float(rate.group(1)) < 0.4, msg
     assert "Rolled back to old 100 / new 0" in msg
     assert world.shape() == {"old": 100, "new": 0}
 
